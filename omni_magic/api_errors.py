@@ -1,0 +1,104 @@
+"""Turn the service's HTTP error answers into OmniError subclasses a user can act on."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from typing import Any, Mapping
+
+from . import catalog
+from .errors import (
+    AccountError, APIError, AuthenticationError, BadRequestError, ContentFilterError,
+    NotFoundError, RateLimitError, ServerError,
+)
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+_ACCOUNT_CODES = ("Arrearage", "AccessDenied.Unpurchased", "AccessDenied")
+
+
+def parse_error_body(content: bytes) -> tuple[str | None, str, str | None]:
+    """(code, message, request_id) from the OpenAI-style or DashScope-native error body."""
+    try:
+        body: Any = json.loads(content)
+    except ValueError:
+        text = content.decode("utf-8", "replace").strip()
+        return None, text[:300] or "(empty body)", None
+    if not isinstance(body, dict):
+        return None, str(body)[:300], None
+    err = body.get("error") if isinstance(body.get("error"), dict) else body
+    code = err.get("code") or err.get("type")
+    message = err.get("message") or "(no message)"
+    return (str(code) if code else None), str(message), body.get("request_id")
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def api_error(
+    status: int,
+    content: bytes,
+    headers: Mapping[str, str],
+    *,
+    backend_label: str,
+    region: str,
+    base_url: str,
+    retries: int,
+) -> APIError:
+    """The error for one HTTP error answer, with a message that says what to do."""
+    code, message, request_id = parse_error_body(content)
+    what = f"{status} {code}" if code else str(status)
+    tail = f" (request id {request_id})" if request_id else ""
+    tried = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
+    kwargs = dict(status=status, code=code, request_id=request_id, retry_after=retry_after(headers))
+
+    if status == 401 or code == "invalid_api_key":
+        other = "cn" if region == "intl" else "intl"
+        return AuthenticationError(
+            f"{backend_label} rejected the API key ({what}: {message}). Keys differ per region: "
+            f"this request went to {catalog.REGION_NAMES.get(region, region)} ({region}). Check "
+            f"{catalog.API_KEY_ENV}, or use --region {other} if the key is from "
+            f"{catalog.REGION_NAMES[other]}.{tail}",
+            **kwargs,
+        )
+    if code == "data_inspection_failed":
+        return ContentFilterError(
+            f"The content filter refused this request ({what}: {message}). Rephrase the prompt "
+            f"or use other media; retrying the same input will not help.{tail}",
+            **kwargs,
+        )
+    if code and code.startswith(_ACCOUNT_CODES):
+        return AccountError(
+            f"The account cannot make this call ({what}: {message}). Check the account's balance "
+            f"and model access in the Model Studio console; retrying will not help.{tail}",
+            **kwargs,
+        )
+    if status == 404:
+        return NotFoundError(
+            f"{backend_label} answered 404 ({code or 'not found'}: {message}). Check the model name "
+            f"(%omni models) and the base URL: requests go to {base_url}/chat/completions.{tail}",
+            **kwargs,
+        )
+    if status == 429:
+        return RateLimitError(
+            f"Rate limited by {backend_label}{tried} ({what}: {message}). Throttling usually clears "
+            f"within a minute: wait, then run the cell again.{tail}",
+            **kwargs,
+        )
+    if status >= 500:
+        return ServerError(
+            f"{backend_label} failed{tried} ({what}: {message}). This is on the server's side: "
+            f"try again shortly.{tail}",
+            **kwargs,
+        )
+    cls = BadRequestError if status == 400 else APIError
+    return cls(f"{backend_label} refused the request ({what}: {message}).{tail}", **kwargs)

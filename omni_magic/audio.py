@@ -1,0 +1,103 @@
+"""Speech assembly: base64 PCM16 chunks in, samples and WAV bytes out.
+
+Each chunk is its own base64 string and is decoded on its own: joining the
+strings first and decoding once silently drops data whenever a chunk carries
+padding (the service's own example does exactly that). A chunk may also end
+inside a sample, so an odd trailing byte is carried into the next chunk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .catalog import SAMPLE_RATE
+from .errors import ProtocolError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class PCMAssembler:
+    """Collects decoded PCM16 little-endian bytes, chunk by chunk."""
+
+    __slots__ = ("_pcm", "_chunks", "sample_rate")
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE) -> None:
+        self._pcm = bytearray()
+        self._chunks = 0
+        self.sample_rate = sample_rate
+
+    def add(self, b64: str) -> int:
+        """Decode one chunk; return how many whole new samples it completed."""
+        try:
+            raw = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ProtocolError(
+                f"Speech chunk {self._chunks + 1} is not valid base64 ({exc}); "
+                "the speech up to that point is kept."
+            ) from None
+        before = len(self._pcm) // 2
+        self._pcm += raw
+        self._chunks += 1
+        return len(self._pcm) // 2 - before
+
+    @property
+    def chunks(self) -> int:
+        return self._chunks
+
+    @property
+    def nbytes(self) -> int:
+        return len(self._pcm)
+
+    @property
+    def duration(self) -> float:
+        return (len(self._pcm) // 2) / self.sample_rate
+
+    def samples(self, start: int = 0) -> "np.ndarray":
+        """The whole samples from ``start`` on, as 1-D int16 (a copy; an odd byte waits)."""
+        import numpy as np
+
+        end = len(self._pcm) // 2
+        return np.frombuffer(self._pcm, dtype="<i2", count=end - start, offset=start * 2).astype(
+            np.int16
+        )
+
+    def pcm_bytes(self) -> bytes:
+        """The whole samples as raw PCM16 bytes."""
+        return bytes(self._pcm[: len(self._pcm) // 2 * 2])
+
+
+def wav_bytes(pcm: bytes, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """A mono 16-bit WAV file around raw PCM bytes (header written by hand: no copy via numpy)."""
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF", 36 + len(pcm), b"WAVE",
+        b"fmt ", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16,
+        b"data", len(pcm),
+    )
+    return header + pcm
+
+
+def save_wav(path: str | Path, pcm: bytes, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Write speech to ``path`` with soundfile (WAV, or FLAC/OGG by the file's suffix)."""
+    import numpy as np
+    import soundfile as sf
+
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    samples = np.frombuffer(pcm, dtype="<i2")
+    sf.write(str(path), samples, sample_rate, subtype="PCM_16")
+    return path
+
+
+def read_wav(data: bytes) -> tuple["np.ndarray", int]:
+    """Samples (int16) and rate of a WAV file held in memory."""
+    import soundfile as sf
+
+    samples, rate = sf.read(io.BytesIO(data), dtype="int16")
+    return samples, rate

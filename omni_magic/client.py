@@ -1,0 +1,271 @@
+"""OmniClient: sends a checked request over httpx and yields typed events.
+
+The one seam is httpx's transport (``transport=``): tests hand in an
+``httpx.MockTransport`` and the whole client runs without a socket. Retries
+happen only before the first event, so nothing the user has seen is repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+import httpx
+
+from . import api_errors, backend, catalog
+from .attachments import Attachment
+from .errors import ConnectError, OmniError, ProtocolError, StreamCutShort, StreamError
+from ._version import __version__
+from .events import Event, Finished, Started, events_from_chunk
+from .request import ChatRequest, build_request
+from .response import OmniResponse, collect
+from .sse import DONE, SSEDecoder
+
+if TYPE_CHECKING:
+    from .emulator import Emulator, Pacing
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+
+
+class OmniClient:
+    """A client for Qwen-Omni's streaming chat API (or any server speaking it).
+
+    With no key (``api_key=`` or ``DASHSCOPE_API_KEY``) and no ``base_url``,
+    requests go to the embedded emulator, started on first use.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        region: str = "intl",
+        base_url: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        emulator_pacing: "Pacing | None" = None,
+    ) -> None:
+        self.backend = backend.resolve(api_key, region, base_url)
+        self.region = region
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self._emulator_pacing = emulator_pacing
+        self._emulator: Emulator | None = None
+        self._sleep = time.sleep
+        self._http = httpx.Client(
+            timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+            transport=transport,
+            headers={"User-Agent": f"omni_magic/{__version__}"},
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to; starts the emulator when it is the backend."""
+        if self.backend.base_url is not None:
+            return self.backend.base_url
+        if self._emulator is None:
+            from .emulator import Emulator
+
+            self._emulator = Emulator(pacing=self._emulator_pacing)
+            self._emulator.start()
+        return self._emulator.base_url
+
+    @property
+    def emulated(self) -> bool:
+        return self.backend.kind == "emulator"
+
+    def close(self) -> None:
+        self._http.close()
+        if self._emulator is not None:
+            self._emulator.stop()
+            self._emulator = None
+
+    def __enter__(self) -> "OmniClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        key = "<set>" if self.backend.api_key else "<none>"
+        return f"OmniClient(backend={self.backend.label!r}, api_key={key})"
+
+    # -- requests ----------------------------------------------------------------------------
+    def prepare(
+        self,
+        prompt: str,
+        *,
+        model: str = catalog.DEFAULT_MODEL,
+        voice: str | None = None,
+        audio: bool = True,
+        thinking: bool = False,
+        attachments: Sequence[Attachment] = (),
+        history: Sequence[dict[str, Any]] | None = None,
+        system: str | None = None,
+        max_tokens: int | None = None,
+        **extra: Any,
+    ) -> ChatRequest:
+        """Check the request and build its body; raises InvalidRequest, sends nothing."""
+        return build_request(
+            prompt, model=model, voice=voice, audio=audio, thinking=thinking,
+            attachments=attachments, history=history, system=system, max_tokens=max_tokens,
+            region=self.region if self.backend.kind == "dashscope" else None,
+            allow_unknown_model=not self.backend.strict_models, extra=extra,
+        )
+
+    def stream(self, prompt: str, **options: Any) -> Iterator[Event]:
+        """Check the request now, then return an iterator of events as they arrive."""
+        return self.send(self.prepare(prompt, **options))
+
+    def chat(self, prompt: str, **options: Any) -> OmniResponse:
+        """Send and wait for the whole answer. A stream cut short returns with ``.error`` set."""
+        request = self.prepare(prompt, **options)
+        return collect(self.send(request), self.new_response(request))
+
+    def new_response(self, request: ChatRequest) -> OmniResponse:
+        return OmniResponse(
+            request.model, voice=request.voice, estimate=request.estimate, request=request.body
+        )
+
+    def headers(self, masked: bool = False) -> dict[str, str]:
+        """The headers sent with each request; ``masked`` hides the key (for showing)."""
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if self.backend.api_key is not None:
+            value = "********" if masked else self.backend.api_key.reveal()
+            headers["Authorization"] = f"Bearer {value}"
+        return headers
+
+    def send(self, request: ChatRequest) -> Iterator[Event]:
+        """Post a prepared request; the returned generator yields its events."""
+        content = json.dumps(request.body, ensure_ascii=False).encode()
+        url = f"{self.base_url}/chat/completions"
+        return self._events(url, content)
+
+    # -- the stream --------------------------------------------------------------------------
+    def _events(self, url: str, content: bytes) -> Iterator[Event]:
+        attempt = 0
+        while True:
+            produced = False
+            try:
+                http_request = self._http.build_request("POST", url, content=content, headers=self.headers())
+                response = self._http.send(http_request, stream=True)
+            except httpx.TransportError as exc:
+                if attempt < self.max_retries:
+                    attempt += 1
+                    self._sleep(self._delay(attempt, None))
+                    continue
+                raise self._connect_error(exc, url, attempt) from None
+            try:
+                if response.status_code >= 400:
+                    response.read()
+                    error = api_errors.api_error(
+                        response.status_code, response.content, response.headers,
+                        backend_label=self.backend.label, region=self.region,
+                        base_url=url.rsplit("/chat/completions", 1)[0], retries=attempt,
+                    )
+                    if response.status_code in api_errors.RETRYABLE_STATUS and attempt < self.max_retries:
+                        attempt += 1
+                        self._sleep(self._delay(attempt, error.retry_after))
+                        continue
+                    raise self._scrub(error)
+                for event in self._decode(response):
+                    produced = True
+                    yield event
+                return
+            except httpx.TransportError as exc:
+                if not produced and attempt < self.max_retries:
+                    attempt += 1
+                    self._sleep(self._delay(attempt, None))
+                    continue
+                if not produced:
+                    raise self._connect_error(exc, url, attempt) from None
+                raise self._cut_short(exc) from None
+            finally:
+                response.close()
+
+    def _decode(self, response: httpx.Response) -> Iterator[Event]:
+        decoder = SSEDecoder()
+        state = {"done": False, "finished": False, "first": True}
+        for raw in response.iter_bytes():
+            for data in decoder.decode(raw):
+                yield from _chunk_events(data, state)
+        for data in decoder.flush():
+            yield from _chunk_events(data, state)
+        done, finished = state["done"], state["finished"]
+        if not (done and finished):
+            missing = " and ".join(
+                part for part, seen in (("finish_reason", finished), ("[DONE]", done)) if not seen
+            )
+            raise StreamCutShort(
+                f"The stream ended before it was complete (no {missing} arrived): the answer "
+                "below is partial. Run the cell again to get the whole answer."
+            )
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, 60.0)
+        base = self.backoff * (2 ** (attempt - 1))
+        return min(base, 8.0) * (0.5 + random.random() / 2)  # jitter spreads retrying clients
+
+    def _connect_error(self, exc: httpx.TransportError, url: str, retries: int) -> ConnectError:
+        kind = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+        tried = f" (tried {retries + 1} times)" if retries else ""
+        return self._scrub(ConnectError(
+            f"{self.backend.label} {kind}{tried}: {type(exc).__name__}. Check the network and the "
+            f"base URL ({url}), then run the cell again."
+        ))
+
+    def _cut_short(self, exc: httpx.TransportError) -> StreamError:
+        if isinstance(exc, httpx.TimeoutException):
+            what = "stopped sending (read timeout)"
+        else:
+            what = f"closed the connection mid-answer ({type(exc).__name__})"
+        return StreamCutShort(
+            f"{self.backend.label} {what}: the answer below is partial. Run the cell again "
+            "to get the whole answer."
+        )
+
+    def _scrub(self, error: OmniError) -> OmniError:
+        """Belt and braces: if a server echoed the key into a message, mask it."""
+        key = self.backend.api_key
+        if key is not None and key.reveal() in str(error):
+            error.args = (str(error).replace(key.reveal(), "********"),)
+        return error
+
+
+def _chunk_events(data: str, state: dict[str, bool]) -> list[Event]:
+    """The events of one SSE data payload; updates ``state`` (done, finished, first)."""
+    if data == DONE:
+        state["done"] = True
+        return []
+    chunk = _parse(data)
+    out: list[Event] = []
+    if state["first"]:
+        state["first"] = False
+        out.append(Started(chunk.get("id"), chunk.get("model")))
+    events_from_chunk(chunk, out)
+    if any(type(e) is Finished for e in out):
+        state["finished"] = True
+    return out
+
+
+def _parse(data: str) -> dict[str, Any]:
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise ProtocolError(
+            f"The server sent a chunk that is not JSON ({data[:60]!r}...): the answer below is "
+            "partial. If this repeats, the server does not speak the OpenAI streaming format."
+        ) from None
+    if not isinstance(chunk, dict):
+        raise ProtocolError(f"The server sent a chunk that is not a JSON object: {data[:60]!r}.")
+    error = chunk.get("error")
+    if error and not chunk.get("choices"):
+        message = error.get("message") if isinstance(error, dict) else error
+        raise StreamCutShort(f"The server reported an error mid-stream: {message}. The answer below is partial.")
+    return chunk

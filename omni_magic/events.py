@@ -1,0 +1,117 @@
+"""Typed stream events, and the translation of one service chunk into them.
+
+A chunk of the OpenAI-compatible stream is a JSON object; only the fields named
+here are read. Unknown and misspelled fields (the service's own examples show
+``"reated"`` and ``"systm_fingerprint"``) are ignored, never an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's thinking (``enable_thinking``)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AudioDelta:
+    """One speech chunk: base64 of headerless PCM16 mono 24 kHz, as the service sent it."""
+
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """The transcript the last audio delta carries (often empty)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token usage as the service reported it; absent keys stay None."""
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    prompt_details: dict[str, int]
+    completion_details: dict[str, int]
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The choice closed: ``stop`` or ``length``."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The first chunk's identity: the completion id and the model that answers."""
+
+    id: str | None
+    model: str | None
+
+
+Event = Union[Started, TextDelta, ReasoningDelta, AudioDelta, Transcript, Usage, Finished]
+
+
+def usage_from(raw: dict[str, Any]) -> Usage:
+    def ints(d: Any) -> dict[str, int]:
+        return {k: v for k, v in d.items() if isinstance(v, int)} if isinstance(d, dict) else {}
+
+    return Usage(
+        prompt_tokens=raw.get("prompt_tokens"),
+        completion_tokens=raw.get("completion_tokens"),
+        total_tokens=raw.get("total_tokens"),
+        prompt_details=ints(raw.get("prompt_tokens_details")),
+        completion_details=ints(raw.get("completion_tokens_details")),
+        raw=raw,
+    )
+
+
+def events_from_chunk(chunk: Any, out: list[Event]) -> None:
+    """Append the events one decoded chunk carries to ``out``.
+
+    Raises TypeError when the chunk is not a JSON object (the caller turns that
+    into a ProtocolError with context).
+    """
+    if not isinstance(chunk, dict):
+        raise TypeError(f"expected a JSON object, got {type(chunk).__name__}")
+    choices = chunk.get("choices")
+    if choices:
+        choice = choices[0]
+        delta = choice.get("delta") or {}
+        reasoning = delta.get("reasoning_content")
+        if reasoning:
+            out.append(ReasoningDelta(reasoning))
+        content = delta.get("content")
+        if content and isinstance(content, str):
+            out.append(TextDelta(content))
+        audio = delta.get("audio")
+        if audio:
+            data = audio.get("data")
+            if data:
+                out.append(AudioDelta(data))
+            transcript = audio.get("transcript")
+            if transcript is not None:
+                out.append(Transcript(transcript))
+        reason = choice.get("finish_reason")
+        if reason:
+            out.append(Finished(reason))
+    usage = chunk.get("usage")
+    if usage:
+        out.append(usage_from(usage))

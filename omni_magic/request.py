@@ -1,0 +1,204 @@
+"""Build the JSON body of a chat request and enforce the service's rules first.
+
+Every rule the service would answer with a 400 is checked here, so a request
+that would be refused is never sent (SPEC §1, "Rules a request must satisfy").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from . import catalog, tokens
+from .attachments import Attachment
+from .errors import InvalidRequest
+
+_PART_MODALITY = {
+    "image_url": "image", "input_audio": "audio", "video_url": "video", "video": "video",
+}
+
+
+@dataclass
+class ChatRequest:
+    """A checked request: the body to send and the estimate made before sending."""
+
+    body: dict[str, Any]
+    model: str
+    audio: bool
+    voice: str | None
+    thinking: bool
+    estimate: tokens.TokenEstimate = field(default_factory=tokens.TokenEstimate)
+    user_message: dict[str, Any] = field(default_factory=dict)
+
+
+def build_request(
+    prompt: str,
+    *,
+    model: str = catalog.DEFAULT_MODEL,
+    voice: str | None = None,
+    audio: bool = True,
+    thinking: bool = False,
+    attachments: Sequence[Attachment] = (),
+    history: Sequence[dict[str, Any]] | None = None,
+    system: str | None = None,
+    max_tokens: int | None = None,
+    region: str | None = None,
+    allow_unknown_model: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> ChatRequest:
+    """Check the combination and return the body. Raises InvalidRequest naming the fix."""
+    if not prompt.strip() and not attachments:
+        raise InvalidRequest("The prompt is empty: write it in the cell body, below the %%omni line.")
+    info = catalog.find_model(model)
+    if info is None and not allow_unknown_model:
+        catalog.get_model(model)  # raises with the list of known models
+    if info is not None:
+        catalog.get_model(model, region)  # region check
+    model_id = info.id if info is not None else model.strip()
+
+    if thinking:
+        if info is not None and not info.family.thinking:
+            raise InvalidRequest(
+                f"{model} has no thinking mode; only qwen3-omni-flash models do. "
+                "Drop --think or use -m qwen3-omni-flash."
+            )
+        if voice:
+            raise InvalidRequest(
+                "Thinking mode answers in text only, so a voice cannot be chosen with it. "
+                "Drop -v/--voice, or drop --think to hear the answer."
+            )
+        if audio:
+            raise InvalidRequest(
+                "Thinking mode answers in text only: pass audio=False (--text-only in the "
+                "magic), or drop thinking to get speech."
+            )
+
+    if audio:
+        if info is not None:
+            voice = voice or info.default_voice
+            if voice not in info.family.voices:
+                match = next((v for v in info.family.voices if v.lower() == voice.lower()), None)
+                if match is None:
+                    raise InvalidRequest(
+                        f"Voice {voice!r} is not available for {info.id}. Its voices: "
+                        f"{', '.join(info.family.voices)} (see %omni voices {info.id})."
+                    )
+                voice = match
+            if system and not info.family.system_with_audio:
+                raise InvalidRequest(
+                    f"{info.id} does not accept a system message when it speaks. Drop --system, "
+                    "add --text-only, or use qwen3-omni-flash."
+                )
+        else:
+            voice = voice or catalog.DEFAULT_VOICE
+    else:
+        voice = None
+
+    if max_tokens is not None:
+        if max_tokens < 1:
+            raise InvalidRequest(f"--max-tokens must be a positive number, not {max_tokens}.")
+        if info is not None and max_tokens > info.max_output:
+            raise InvalidRequest(
+                f"--max-tokens {max_tokens} exceeds {info.id}'s output limit of {info.max_output} tokens."
+            )
+
+    user = user_message(prompt, attachments)
+    messages: list[dict[str, Any]] = []
+    if system:
+        messages.append({"role": "system", "content": system})
+    for message in history or ():
+        check_history_message(message)
+        messages.append(message)
+    messages.append(user)
+
+    body: dict[str, Any] = {
+        "model": model_id,
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "modalities": ["text", "audio"] if audio else ["text"],
+    }
+    if audio:
+        body["audio"] = {"voice": voice, "format": "wav"}
+    if thinking:
+        body["enable_thinking"] = True
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    for key, value in (extra or {}).items():
+        body.setdefault(key, value)
+
+    return ChatRequest(
+        body=body, model=model_id, audio=audio, voice=voice, thinking=thinking,
+        estimate=estimate(messages), user_message=user,
+    )
+
+
+def user_message(prompt: str, attachments: Sequence[Attachment] = ()) -> dict[str, Any]:
+    """A user message: plain text, or media parts followed by the text (the seed's order)."""
+    modalities = {a.modality for a in attachments}
+    if len(modalities) > 1:
+        raise InvalidRequest(
+            "One message can carry text plus only one other kind of media; this one has "
+            f"{' and '.join(sorted(modalities))}. Send them in separate cells (turns)."
+        )
+    for kind, what in (("audio", "audio file"), ("video", "video file")):
+        if sum(a.kind == kind for a in attachments) > 1:
+            raise InvalidRequest(f"Only one {what} can be attached to a message.")
+    if sum(a.kind == "frames" for a in attachments) > 1 or (
+        any(a.kind == "frames" for a in attachments) and any(a.kind == "video" for a in attachments)
+    ):
+        raise InvalidRequest("Attach either one video file or one list of frames, not both.")
+    if not attachments:
+        return {"role": "user", "content": prompt}
+    parts = [a.to_part() for a in attachments]
+    if prompt.strip():
+        parts.append({"type": "text", "text": prompt})
+    return {"role": "user", "content": parts}
+
+
+def check_history_message(message: dict[str, Any]) -> None:
+    """A past turn: assistant turns are text only; user turns hold one non-text modality."""
+    role = message.get("role")
+    content = message.get("content")
+    if role == "assistant":
+        if isinstance(content, list) and any(p.get("type") != "text" for p in content):
+            raise InvalidRequest("Assistant messages in the history must be text only.")
+    elif role == "user" and isinstance(content, list):
+        kinds = {_PART_MODALITY[p["type"]] for p in content if p.get("type") in _PART_MODALITY}
+        if len(kinds) > 1:
+            raise InvalidRequest(
+                "A user message in the history carries more than one kind of media; "
+                "each message takes text plus one other modality."
+            )
+    elif role not in ("user", "system"):
+        raise InvalidRequest(f"History messages must be user or assistant turns, not {role!r}.")
+
+
+def message_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content or () if p.get("type") == "text")
+
+
+def estimate(messages: Sequence[dict[str, Any]]) -> tokens.TokenEstimate:
+    """Text tokens of the whole prompt. Media estimates join with the media options."""
+    est = tokens.TokenEstimate()
+    text = sum(tokens.text_tokens(message_text(m)) + tokens.MESSAGE_OVERHEAD for m in messages)
+    est.add("text", "text", text, tokens.text_method())
+    return est
+
+
+def elide_media(body: dict[str, Any], keep: int = 48) -> dict[str, Any]:
+    """A copy of the body with data URLs shortened, for showing (--dry-run)."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, str) and value.startswith("data:") and len(value) > keep:
+            return f"{value[:keep]}…<{len(value) - keep} more characters>"
+        return value
+
+    return walk(body)

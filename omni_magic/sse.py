@@ -1,0 +1,73 @@
+"""Incremental Server-Sent Events decoder: bytes in, ``data`` payloads out. No I/O.
+
+Feed it whatever the socket delivers, split anywhere (inside a line, inside a
+UTF-8 character, between ``\\r`` and ``\\n``); it returns each event's data
+once the event is complete. Comment lines (``: keep-alive``), ``event:``,
+``id:`` and ``retry:`` fields are accepted and dropped: the service carries
+everything in ``data``.
+"""
+
+from __future__ import annotations
+
+DONE = "[DONE]"
+
+
+class SSEDecoder:
+    """Split an SSE byte stream into event data strings.
+
+    Follows the SSE rules (a blank line ends an event; several ``data:`` lines
+    join with ``\\n``) with one leniency: the service's own transcripts show
+    JSON events on consecutive ``data:`` lines with no blank line between
+    them, so a new ``data:`` line that arrives while a complete-looking
+    single-line JSON object is pending starts a new event.
+    """
+
+    __slots__ = ("_buffer", "_data", "_pending_cr")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._data: list[str] = []
+        self._pending_cr = False
+
+    def decode(self, chunk: bytes) -> list[str]:
+        """Return the data of every event completed by ``chunk``."""
+        if self._pending_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the \n of a \r\n split across two reads
+        self._pending_cr = False
+        if not chunk:
+            return []
+        buf = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in buf:
+            self._pending_cr = buf.endswith(b"\r")
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = buf.split(b"\n")
+        self._buffer = lines.pop()  # an incomplete last line waits for more bytes
+        out: list[str] = []
+        for raw in lines:
+            self._line(raw, out)
+        return out
+
+    def flush(self) -> list[str]:
+        """End of stream: return a final event left without its blank line."""
+        out: list[str] = []
+        if self._buffer:
+            self._line(self._buffer, out)
+            self._buffer = b""
+        self._line(b"", out)
+        return out
+
+    def _line(self, raw: bytes, out: list[str]) -> None:
+        if not raw:
+            if self._data:
+                out.append("\n".join(self._data))
+                self._data = []
+            return
+        if raw.startswith(b"data:"):
+            value = raw[6:] if raw.startswith(b"data: ") else raw[5:]
+            text = value.decode("utf-8", errors="replace")
+            data = self._data
+            if len(data) == 1 and data[0][:1] == "{" and data[0][-1:] == "}":
+                out.append(data[0])
+                data.clear()
+            data.append(text)
+        # Other fields (event, id, retry) and ":" comments carry nothing we need.
