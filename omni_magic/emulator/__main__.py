@@ -1,0 +1,70 @@
+"""``python -m omni_magic.emulator``: serve the emulator until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import signal
+import sys
+import threading
+
+from .pacing import Pacing
+from .server import Emulator
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parser() -> argparse.ArgumentParser:
+    default = Pacing()
+    p = argparse.ArgumentParser(
+        prog="python -m omni_magic.emulator",
+        description="A local stand-in for DashScope's Qwen-Omni streaming API. It is not a "
+        "model: it answers by describing what it received, and speaks that answer.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a non-loopback --host (anyone who can reach it may use it)")
+    p.add_argument("--no-pacing", action="store_true", help="stream without any delay")
+    p.add_argument("--first-token", type=float, default=default.first_token, metavar="S",
+                   help=f"seconds before the first event (default {default.first_token})")
+    p.add_argument("--per-chunk", type=float, default=default.per_chunk, metavar="S",
+                   help=f"seconds between text chunks (default {default.per_chunk})")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not _is_loopback(args.host) and not args.allow_remote:
+        print(f"Refusing to listen on {args.host}: it is not a loopback address. "
+              "Pass --allow-remote to expose the emulator on the network.", file=sys.stderr)
+        return 2
+    pacing = Pacing.none() if args.no_pacing else Pacing(args.first_token, args.per_chunk)
+    stop = threading.Event()
+    # SIGTERM ends the wait like Ctrl-C does, so both paths shut down cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        emulator = Emulator(args.host, args.port, pacing)
+        url = emulator.start()
+    except OSError as exc:
+        print(f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"omni_magic emulator listening on {url}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

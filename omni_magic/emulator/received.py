@@ -1,0 +1,140 @@
+"""A plain summary of a validated request: what the reply and the usage report on."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .. import tokens
+from ..catalog import Family, Model
+from .media import audio_seconds, human_bytes, image_size, load
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One media part of a user message, described for a person."""
+
+    modality: str  # image | audio | video
+    description: str  # "640x480, 12.3 kB", "by URL", ...
+    tokens: int | None  # None: not knowable here, left out of the estimate
+
+
+@dataclass(frozen=True)
+class Received:
+    """What a request asked for, as the emulator reports it."""
+
+    model: Model
+    model_name: str  # as the client spelled it; the chunks echo it
+    messages: int
+    turns: int  # user messages
+    prompt: str  # text of the last user message
+    attachments: tuple[Attachment, ...]  # of the last user message
+    text_tokens: int
+    media_tokens: dict[str, int]  # modality -> tokens, over every message
+    uncounted: bool  # some media could not be counted (by URL, unreadable)
+    voice: str | None  # None: text only
+    thinking: bool
+    max_tokens: int | None
+    include_usage: bool
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.text_tokens + sum(self.media_tokens.values())
+
+
+def summarize(body: dict[str, Any], model: Model) -> Received:
+    """Summarize a body that validate() accepted."""
+    messages = body["messages"]
+    text_tokens = 0
+    media: dict[str, int] = {}
+    uncounted = False
+    last_user: tuple[str, tuple[Attachment, ...]] = ("", ())
+    for message in messages:
+        text, parts = _split(message.get("content"))
+        text_tokens += tokens.text_tokens(text) + tokens.MESSAGE_OVERHEAD
+        found = tuple(_describe(part, model.family) for part in parts)
+        for att in found:
+            media[att.modality] = media.get(att.modality, 0) + (att.tokens or 0)
+            uncounted = uncounted or att.tokens is None
+        if message.get("role") == "user":
+            last_user = (text, found)
+    wants_audio = "audio" in body.get("modalities", ["text"])
+    options = body.get("stream_options")
+    return Received(
+        model=model,
+        model_name=body["model"],
+        messages=len(messages),
+        turns=sum(1 for m in messages if m.get("role") == "user"),
+        prompt=last_user[0],
+        attachments=last_user[1],
+        text_tokens=text_tokens,
+        media_tokens=media,
+        uncounted=uncounted,
+        voice=body["audio"]["voice"] if wants_audio else None,
+        thinking=body.get("enable_thinking") is True,
+        max_tokens=body.get("max_tokens"),
+        include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+    )
+
+
+def _split(content: Any) -> tuple[str, list[dict[str, Any]]]:
+    """The message's text (parts joined by newlines) and its media parts."""
+    if isinstance(content, str):
+        return content, []
+    texts = [p["text"] for p in content if p.get("type") == "text"]
+    return "\n".join(texts), [p for p in content if p.get("type") != "text"]
+
+
+def _describe(part: dict[str, Any], family: Family) -> Attachment:
+    kind = part["type"]
+    if kind == "image_url":
+        return _image(part["image_url"]["url"], family)
+    if kind == "input_audio":
+        return _audio(part["input_audio"]["data"], family)
+    if kind == "video_url":
+        payload = load(part["video_url"]["url"])
+        if payload.data is None:
+            return Attachment("video", "a video file by URL", None)
+        return Attachment("video", f"a video file of {human_bytes(len(payload.data))}, "
+                          "not decoded", None)
+    return _frames(part["video"], family)
+
+
+def _image(ref: str, family: Family) -> Attachment:
+    payload = load(ref)
+    if payload.data is None:
+        return Attachment("image", "by URL", None)
+    size = human_bytes(len(payload.data))
+    dims = image_size(payload.data)
+    if dims is None:
+        return Attachment("image", f"{size}, not a readable image", None)
+    return Attachment("image", f"{dims[0]}x{dims[1]} pixels, {size}",
+                      tokens.image_tokens(dims[0], dims[1], family.image_factor))
+
+
+def _audio(ref: str, family: Family) -> Attachment:
+    payload = load(ref)
+    if payload.data is None:
+        return Attachment("audio", "an audio clip by URL", None)
+    probe = audio_seconds(payload.data)
+    if probe is None:
+        return Attachment("audio", "an empty audio clip", None)
+    seconds, exact = probe
+    length = (f"{seconds:.1f} seconds" if exact
+              else f"about {seconds:.0f} seconds assuming 128 kbit/s")
+    return Attachment("audio", f"an audio clip of {human_bytes(len(payload.data))}, {length}",
+                      tokens.audio_tokens(seconds, family.audio_tokens_per_second))
+
+
+def _frames(refs: list[str], family: Family) -> Attachment:
+    first = load(refs[0])
+    dims = image_size(first.data) if first.data is not None else None
+    what = f"a video of {len(refs)} frames"
+    if dims is None:
+        return Attachment("video", f"{what}{' by URL' if first.by_url else ''}", None)
+    # Approximation of the seed's video formula: two frames share one grid of
+    # patches, capped at VIDEO_MAX_PIXELS (768 patches); +2 for the delimiters.
+    grid = min(tokens.image_tokens(dims[0], dims[1], family.image_factor) - 2, 768)
+    return Attachment("video", f"{what} of {dims[0]}x{dims[1]} pixels",
+                      math.ceil(len(refs) / 2) * grid + 2)

@@ -1,0 +1,231 @@
+"""The HTTP side: a stdlib threading server speaking the service's SSE protocol.
+
+Paths mirror DashScope (``/compatible-mode/v1/...``) and OpenAI (``/v1/...``)
+so any client configured with ``{base_url}/chat/completions`` works. The
+``Authorization`` header is accepted whatever it holds and never read further:
+the emulator has no accounts, and a key must never reach a log.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from ..catalog import MODELS, Model
+from .pacing import Pacing
+from .received import summarize
+from .stream import chunks, plan
+from .validate import Rejected, validate
+
+PREFIXES = ("/compatible-mode/v1", "/v1")
+_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
+class _Counter:
+    """A thread-safe count that outlives the server it counts for."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._value += 1
+
+    @property
+    def value(self) -> int:
+        with self._lock:
+            return self._value
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], pacing: Pacing, counter: _Counter) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.pacing = pacing
+        self.counter = counter
+        self.lock = threading.Lock()
+        # Open connections and the threads serving them, so stop() can end both.
+        self.connections: dict[socket.socket, threading.Thread] = {}
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up is routine for a streaming server, not an error.
+        if not isinstance(sys.exc_info()[1], _GONE):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, and chunked transfer for the streams
+    server_version = "omni_magic-emulator"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.connections[self.connection] = threading.current_thread()
+
+    def finish(self) -> None:
+        with self.server.lock:
+            self.server.connections.pop(self.connection, None)
+        try:
+            super().finish()
+        except _GONE:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet like a library; request lines could also carry secrets in URLs
+
+    def _route(self) -> str | None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        for prefix in PREFIXES:
+            if path.startswith(prefix + "/"):
+                return path[len(prefix):]
+        return None
+
+    def do_GET(self) -> None:
+        if self._route() == "/models":
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "system"}
+                    for m in MODELS]
+            self._json(200, {"object": "list", "data": data})
+        else:
+            self._not_found()
+
+    def do_POST(self) -> None:
+        length = self.headers.get("Content-Length", "0")
+        raw = self.rfile.read(int(length)) if length.isdigit() else b""
+        if self._route() != "/chat/completions":
+            self._not_found()
+            return
+        self.server.counter.add()
+        uid = str(uuid.uuid4())
+        try:
+            body, model = validate(raw)
+        except Rejected as err:
+            self._json(err.status, err.body(uid))
+            return
+        try:
+            self._stream(body, model, uid)
+        except _GONE:
+            self.close_connection = True  # the client left mid-stream; nothing to tell it
+
+    def _stream(self, body: dict[str, Any], model: Model, uid: str) -> None:
+        started = time.monotonic()
+        pacing = self.server.pacing
+        try:
+            answer = plan(summarize(body, model))  # speech is synthesized here, before any byte
+        except Exception as exc:  # a defect of the emulator: answer like the service's 500
+            self._json(500, Rejected(500, "InternalError", f"Emulator failure: {exc!r}").body(uid))
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("X-Request-Id", uid)
+        if answer.speech_label:
+            self.send_header("X-Omni-Emulator-Speech", answer.speech_label)
+        self.end_headers()
+        self.wfile.flush()
+        time.sleep(max(0.0, pacing.first_token - (time.monotonic() - started)))
+        first = True
+        for chunk in chunks(answer, uid, int(time.time())):
+            if chunk.paced and not first and pacing.per_chunk:
+                time.sleep(pacing.per_chunk)
+            first = False
+            data = json.dumps(chunk.data, ensure_ascii=False, separators=(",", ":"))
+            self._send_chunk(f"data: {data}\n\n".encode())
+        self._send_chunk(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _send_chunk(self, payload: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+        self.wfile.flush()
+
+    def _not_found(self) -> None:
+        uid = str(uuid.uuid4())
+        self._json(404, Rejected(404, "NotFound", f"No route for {self.command} "
+                                 f"{self.path.split('?', 1)[0]}. Post to "
+                                 f"{PREFIXES[0]}/chat/completions.").body(uid))
+
+    def _json(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+
+class Emulator:
+    """A local server speaking the service's protocol; ``start()`` returns its base URL."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0,
+                 pacing: Pacing | None = None) -> None:
+        self.host = host
+        self._port = port
+        self.pacing = pacing if pacing is not None else Pacing()
+        self._server: _Server | None = None
+        self._counter = _Counter()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1] if self._server else self._port
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}{PREFIXES[0]}"
+
+    @property
+    def request_count(self) -> int:
+        """POSTs received at chat/completions, valid or not (each retry counts)."""
+        return self._counter.value
+
+    def start(self) -> str:
+        if self._server is None:
+            self._server = _Server((self.host, self._port), self.pacing, self._counter)
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                            name="omni-emulator", daemon=True)
+            self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._port = server.server_address[1]
+        server.shutdown()
+        with server.lock:
+            open_connections = list(server.connections.items())
+        # Keep-alive connections and running streams would outlive the server otherwise;
+        # a shut socket ends their handlers at the next read or write.
+        for conn, _ in open_connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for _, handler in open_connections:
+            handler.join(timeout=5)
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,163 @@
+"""The service's request checks, answered with the service's error bodies.
+
+Unknown fields are ignored, as the service does. The order of the checks
+follows what a client most needs to hear first: a malformed body, then the
+stream flag, then the model, then everything that depends on the model.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..catalog import Model, find_model
+
+STREAM_ONLY = (
+    "This model only support stream mode, please enable the stream parameter to access the model. "
+)
+MEDIA_KINDS = ("image_url", "input_audio", "video_url", "video")
+_NAMES = {"image_url": "image", "input_audio": "audio", "video_url": "video file",
+          "video": "video frames"}
+
+
+class Rejected(Exception):
+    """A request the service would refuse with an HTTP error before streaming."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        """The service's error body; ``id`` and ``request_id`` share one uuid."""
+        return {
+            "error": {"code": self.code, "param": None, "message": self.message,
+                      "type": "invalid_request_error"},
+            "id": f"chatcmpl-{request_id}",
+            "request_id": request_id,
+        }
+
+
+def _bad(message: str) -> Rejected:
+    return Rejected(400, "invalid_parameter_error", message)
+
+
+def validate(raw: bytes) -> tuple[dict[str, Any], Model]:
+    """The parsed body and its model, or Rejected with the service's status and message."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise _bad("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise _bad("The request body must be a JSON object.")
+    if body.get("stream") is not True:
+        raise _bad(STREAM_ONLY)
+    name = body.get("model")
+    if not isinstance(name, str) or not name:
+        raise _bad("Model not specified: the parameter `model` is required.")
+    model = find_model(name)
+    if model is None:
+        raise Rejected(404, "model_not_found",
+                       f"The model `{name}` does not exist or you do not have access to it.")
+    audio = _check_output(body, model, name)
+    _check_messages(body.get("messages"), model, name, audio)
+    max_tokens = body.get("max_tokens")
+    if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
+        raise _bad("max_tokens must be a positive integer.")
+    return body, model
+
+
+def _check_output(body: dict[str, Any], model: Model, name: str) -> bool:
+    """Check modalities, thinking and the audio options; True when speech is asked."""
+    modalities = body.get("modalities", ["text"])
+    if modalities not in (["text"], ["text", "audio"], ["audio", "text"]):
+        raise _bad('modalities must be ["text"] or ["text","audio"], '
+                   f"got {json.dumps(modalities)}.")
+    wants_audio = "audio" in modalities
+    if body.get("enable_thinking") is True:
+        if not model.family.thinking:
+            raise _bad(f"The model `{name}` does not support thinking mode "
+                       "(enable_thinking); only qwen3-omni-flash does.")
+        if wants_audio:
+            raise _bad('Audio output is not supported in thinking mode: set modalities to '
+                       '["text"] or enable_thinking to false.')
+    if not wants_audio:
+        return False
+    audio = body.get("audio")
+    if not isinstance(audio, dict) or not isinstance(audio.get("voice"), str):
+        raise _bad('audio.voice is required when modalities includes "audio".')
+    voice = audio["voice"]
+    if voice not in model.family.voices:
+        raise _bad(f"The voice `{voice}` is not supported by the model `{name}`. "
+                   f"Supported voices: {', '.join(model.family.voices)}.")
+    if audio.get("format", "wav") != "wav":
+        raise _bad(f"audio.format `{audio.get('format')}` is not supported: "
+                   'the only supported format is "wav".')
+    return True
+
+
+def _check_messages(messages: Any, model: Model, name: str, audio: bool) -> None:
+    if not isinstance(messages, list) or not messages:
+        raise _bad("messages must be a non-empty list.")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise _bad(f"messages[{i}] must be an object with role and content.")
+        role = message.get("role")
+        content = message.get("content")
+        if role == "user":
+            _check_user(content, i)
+        elif role in ("system", "assistant"):
+            if not _text_only(content):
+                raise _bad(f"messages[{i}]: a{'n' if role == 'assistant' else ''} {role} "
+                           "message must contain text only.")
+            if role == "system" and audio and not model.family.system_with_audio:
+                raise _bad(f"The model `{name}` does not support a system message when "
+                           "audio output is requested: remove the system message or ask "
+                           'for modalities ["text"].')
+        else:
+            raise _bad(f"messages[{i}]: unknown role {json.dumps(role)}; "
+                       "use system, user or assistant.")
+
+
+def _text_only(content: Any) -> bool:
+    if isinstance(content, str):
+        return True
+    return isinstance(content, list) and all(
+        isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        for p in content)
+
+
+def _check_user(content: Any, i: int) -> None:
+    if isinstance(content, str):
+        return
+    if not isinstance(content, list) or not content:
+        raise _bad(f"messages[{i}].content must be a string or a non-empty list of parts.")
+    counts: dict[str, int] = {}
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            if not isinstance(part.get("text"), str):
+                raise _bad(f"messages[{i}]: a text part needs a string `text`.")
+            continue
+        if kind not in MEDIA_KINDS:
+            raise _bad(f"messages[{i}]: unknown content type {json.dumps(kind)}.")
+        if not _has_payload(part, kind):
+            raise _bad(f"messages[{i}]: the {kind} part has no data or URL.")
+        counts[kind] = counts.get(kind, 0) + 1
+    if len(counts) > 1:
+        kinds = " and ".join(_NAMES[k] for k in counts)
+        raise _bad(f"messages[{i}] mixes {kinds}: a user message may hold text plus at most "
+                   "one other modality. Send them in separate messages.")
+    for kind in ("input_audio", "video_url", "video"):
+        if counts.get(kind, 0) > 1:
+            raise _bad(f"messages[{i}] holds {counts[kind]} {_NAMES[kind]} parts: "
+                       "at most one is allowed per message.")
+
+
+def _has_payload(part: dict[str, Any], kind: str) -> bool:
+    value = part.get(kind)
+    if kind == "video":
+        return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+    key = "data" if kind == "input_audio" else "url"
+    return isinstance(value, dict) and isinstance(value.get(key), str) and bool(value[key])
