@@ -14,6 +14,8 @@ from .errors import (
 )
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+# Answers that no retry can fix, whatever status they come with (Arrearage may come as 429).
+NOT_RETRYABLE = (AccountError, AuthenticationError, ContentFilterError)
 _ACCOUNT_CODES = ("Arrearage", "AccessDenied.Unpurchased", "AccessDenied")
 
 
@@ -28,7 +30,8 @@ def parse_error_body(content: bytes) -> tuple[str | None, str, str | None]:
         return None, str(body)[:300], None
     err = body.get("error") if isinstance(body.get("error"), dict) else body
     code = err.get("code") or err.get("type")
-    message = err.get("message") or "(no message)"
+    # No message field ({"detail": ...}, {"error": "text"}): the body itself says the most.
+    message = err.get("message") or content.decode("utf-8", "replace").strip()[:300]
     return (str(code) if code else None), str(message), body.get("request_id")
 
 
@@ -40,8 +43,12 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # an unreadable header falls back to the client's own backoff
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def api_error(
@@ -50,17 +57,26 @@ def api_error(
     headers: Mapping[str, str],
     *,
     backend_label: str,
-    region: str,
+    region: str | None,
     base_url: str,
     retries: int,
 ) -> APIError:
-    """The error for one HTTP error answer, with a message that says what to do."""
+    """The error for one HTTP error answer, with a message that says what to do.
+
+    ``region`` is None for servers other than DashScope, whose keys have no region.
+    """
     code, message, request_id = parse_error_body(content)
     what = f"{status} {code}" if code else str(status)
     tail = f" (request id {request_id})" if request_id else ""
     tried = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
     kwargs = dict(status=status, code=code, request_id=request_id, retry_after=retry_after(headers))
 
+    if (status == 401 or code == "invalid_api_key") and region is None:
+        return AuthenticationError(
+            f"{backend_label} rejected the credentials ({what}: {message}). Check the key this "
+            f"server expects ({catalog.API_KEY_ENV} is sent as a Bearer token) and the base URL.{tail}",
+            **kwargs,
+        )
     if status == 401 or code == "invalid_api_key":
         other = "cn" if region == "intl" else "intl"
         return AuthenticationError(

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 from dataclasses import dataclass, field
 
@@ -34,6 +35,12 @@ class Secret:
         return "Secret('********')"
 
     __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and hmac.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
 
     def __reduce__(self):  # never pickle the key into a saved session
         raise TypeError("an API key cannot be pickled")

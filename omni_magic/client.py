@@ -164,10 +164,15 @@ class OmniClient:
                     response.read()
                     error = api_errors.api_error(
                         response.status_code, response.content, response.headers,
-                        backend_label=self.backend.label, region=self.region,
+                        backend_label=self.backend.label,
+                        region=self.region if self.backend.kind == "dashscope" else None,
                         base_url=url.rsplit("/chat/completions", 1)[0], retries=attempt,
                     )
-                    if response.status_code in api_errors.RETRYABLE_STATUS and attempt < self.max_retries:
+                    if (
+                        response.status_code in api_errors.RETRYABLE_STATUS
+                        and not isinstance(error, api_errors.NOT_RETRYABLE)
+                        and attempt < self.max_retries
+                    ):
                         attempt += 1
                         self._sleep(self._delay(attempt, error.retry_after))
                         continue
@@ -184,6 +189,8 @@ class OmniClient:
                 if not produced:
                     raise self._connect_error(exc, url, attempt) from None
                 raise self._cut_short(exc) from None
+            except StreamError as exc:
+                raise self._scrub(exc)  # a mid-stream error may quote what the server sent
             finally:
                 response.close()
 
@@ -248,7 +255,13 @@ def _chunk_events(data: str, state: dict[str, bool]) -> list[Event]:
     if state["first"]:
         state["first"] = False
         out.append(Started(chunk.get("id"), chunk.get("model")))
-    events_from_chunk(chunk, out)
+    try:
+        events_from_chunk(chunk, out)
+    except (AttributeError, TypeError, IndexError, KeyError):  # e.g. "choices": ["text"]
+        raise ProtocolError(
+            f"The server sent a chunk of an unexpected shape ({data[:60]!r}...): the answer below "
+            "is partial. If this repeats, the server does not speak the OpenAI streaming format."
+        ) from None
     if any(type(e) is Finished for e in out):
         state["finished"] = True
     return out

@@ -31,6 +31,8 @@ class SSEDecoder:
 
     def decode(self, chunk: bytes) -> list[str]:
         """Return the data of every event completed by ``chunk``."""
+        if not chunk:
+            return []  # an empty read must not forget a pending \r
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the \n of a \r\n split across two reads
         self._pending_cr = False

@@ -1,0 +1,42 @@
+"""Shared test helpers: where the seed streams live, an httpx byte stream that records its
+fate, and SSE bodies built from chunk dicts. Import them: ``from conftest import ...``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import httpx
+
+DATA = Path(__file__).parent / "data"
+
+
+class ChunkStream(httpx.SyncByteStream):
+    """A response body delivered in the given pieces, then optionally a transport error.
+
+    ``closed`` tells whether the client released the response, which is what a
+    leaked connection would fail to do.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], error: Exception | None = None) -> None:
+        self.chunks = list(chunks)
+        self.error = error
+        self.closed = False
+
+    def __iter__(self):
+        yield from self.chunks
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def sse(*chunks: Any, done: bool = True) -> bytes:
+    """An SSE body the way the service sends it: one ``data:`` event per chunk, then [DONE]."""
+    lines = [f"data: {json.dumps(c) if not isinstance(c, str) else c}\n\n" for c in chunks]
+    if done:
+        lines.append("data: [DONE]\n\n")
+    return "".join(lines).encode()
+
