@@ -1,0 +1,49 @@
+"""omni_magic: Qwen-Omni in Jupyter. ``%load_ext omni_magic``, then a ``%%omni`` cell.
+
+The library below the magic imports no IPython: ``OmniClient`` works in any
+Python program.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._version import __version__
+from .attachments import Attachment
+from .client import OmniClient
+from .errors import (
+    AccountError, APIError, AuthenticationError, BadRequestError, ConnectError,
+    ContentFilterError, Interrupted, InvalidRequest, NotFoundError, OmniError, ProtocolError,
+    RateLimitError, ServerError, StreamCutShort, StreamError,
+)
+from .events import (
+    AudioDelta, Event, Finished, ReasoningDelta, Started, TextDelta, Transcript, Usage,
+)
+from .response import OmniResponse
+from .tokens import TokenEstimate
+
+__all__ = [
+    "__version__", "Attachment", "OmniClient", "OmniResponse", "OmniError", "TokenEstimate",
+    "AccountError", "APIError", "AuthenticationError", "BadRequestError", "ConnectError",
+    "ContentFilterError", "Interrupted", "InvalidRequest", "NotFoundError", "ProtocolError",
+    "RateLimitError", "ServerError", "StreamCutShort", "StreamError",
+    "AudioDelta", "Event", "Finished", "ReasoningDelta", "Started", "TextDelta", "Transcript", "Usage",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext omni_magic``: register ``%%omni`` and ``%omni``."""
+    from .magics import OmniMagics
+
+    magics = OmniMagics(shell=ipython)
+    ipython.register_magics(magics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext omni_magic``: stop the client (and the emulator, if it runs)."""
+    magics = ipython.magics_manager.registry.get("OmniMagics")
+    if magics is not None:
+        magics.close()
+        ipython.magics_manager.registry.pop("OmniMagics", None)
+    for kind in ("line", "cell"):
+        ipython.magics_manager.magics[kind].pop("omni", None)

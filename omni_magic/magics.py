@@ -1,0 +1,220 @@
+"""OmniMagics: the ``%%omni`` cell magic and ``%omni`` line magic. Glue only.
+
+Options are declared with ``@magic_arguments`` so ``%%omni?`` prints real help;
+every default is a trait, so ``%config OmniMagics.model = "qwen-omni-turbo"``
+works with no code. The instance owns its client and conversation: no globals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Enum, Float, Int, Unicode
+
+from . import backend, catalog, view
+from .client import OmniClient
+from .conversation import Conversation
+from .errors import Interrupted, OmniError
+from .request import elide_media
+from .response import collect
+
+EXAMPLES = """
+Examples::
+
+    %%omni
+    Who are you?
+
+    %%omni -m qwen-omni-turbo -v Serena --out reply
+    Tell me a joke about notebooks.
+
+    %%omni --think
+    Why is the sky blue? Think it through.
+
+    %%omni --dry-run --system "Answer in French."
+    What is a Jupyter kernel?
+
+Line forms: ``%omni models``, ``%omni voices [MODEL]``, ``%omni history``,
+``%omni reset``, ``%omni config``.
+
+With no DASHSCOPE_API_KEY and no base URL the embedded emulator answers.
+"""
+
+
+@magics_class
+class OmniMagics(Magics):
+    """Talk to Qwen-Omni from a cell: the body is the prompt."""
+
+    model = Unicode(catalog.DEFAULT_MODEL, help="Model id or alias (%omni models).").tag(config=True)
+    voice = Unicode("", help="Voice; empty means Cherry, or the model family's first voice.").tag(config=True)
+    audio = Bool(True, help="Ask for speech along with the text.").tag(config=True)
+    thinking = Bool(False, help="Thinking mode (qwen3-omni-flash; text only).").tag(config=True)
+    system = Unicode("", help="System message for every request.").tag(config=True)
+    max_tokens = Int(0, help="Cap on output tokens; 0 means the model's own limit.").tag(config=True)
+    region = Enum(["intl", "cn"], "intl", help="DashScope region: intl (Singapore) or cn (Beijing).").tag(config=True)
+    base_url = Unicode("", help="An OpenAI-compatible server; requests go to {base_url}/chat/completions.").tag(config=True)
+    timeout = Float(60.0, help="Seconds to wait for the next bytes of an answer.").tag(config=True)
+    max_retries = Int(2, help="Retries of 408/409/429/5xx and connection failures before the first event.").tag(config=True)
+    show_usage = Bool(True, help="Show the token table after each answer.").tag(config=True)
+    autoplay = Bool(False, help="Start playing the speech as soon as the answer is complete.").tag(config=True)
+    display_mode = Enum(["auto", "widgets", "text"], "auto", help="Live view: widgets, plain text, or auto.").tag(config=True)
+    emulator_first_token = Float(0.3, help="Emulator: seconds before the first token.").tag(config=True)
+    emulator_per_chunk = Float(0.03, help="Emulator: seconds between chunks.").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.conversation = Conversation()
+        self._client: OmniClient | None = None
+
+    # -- the magic -------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("command", nargs="*", help="Line magic only: models | voices [MODEL] | history | reset | config.")
+    @argument("-m", "--model", help="Model id or alias (default: %%config OmniMagics.model).")
+    @argument("-v", "--voice", help="Voice for the speech (%%omni voices MODEL lists them).")
+    @argument("--think", action="store_true", default=None, help="Thinking mode: reasoning shown apart; text only.")
+    @argument("--text-only", action="store_true", help="No speech for this cell.")
+    @argument("--system", help="System message for this cell.")
+    @argument("--max-tokens", type=int, help="Cap on output tokens.")
+    @argument("--region", choices=["intl", "cn"], help="DashScope region.")
+    @argument("--base-url", help="An OpenAI-compatible server instead of DashScope.")
+    @argument("-o", "--out", metavar="NAME", help="Store the OmniResponse in this variable.")
+    @argument("--save", metavar="FILE", help="Save the speech to this .wav file.")
+    @argument("--new", action="store_true", help="Start a fresh conversation.")
+    @argument("--dry-run", action="store_true", help="Check and show the request; send nothing.")
+    @line_cell_magic
+    def omni(self, line: str, cell: str | None = None) -> None:
+        try:
+            args = parse_argstring(self.omni, line)
+        except UsageError:
+            raise
+        except Exception as exc:  # argparse can raise odd things on odd lines
+            raise UsageError(f"Could not read the options: {exc}. See %%omni? for help.") from None
+        if cell is None:
+            return self._line(args)
+        if args.command:
+            raise UsageError(
+                f"Unexpected words on the %%omni line: {' '.join(args.command)!r}. "
+                "Put the prompt in the cell body; quote option values with spaces."
+            )
+        return self._cell(args, cell)
+
+    omni.__doc__ = (omni.__doc__ or "") + EXAMPLES
+
+    def _cell(self, args: Any, prompt: str) -> None:
+        model = args.model or self.model
+        voice = args.voice or self.voice or None
+        thinking = bool(args.think) or self.thinking
+        speech = self.audio and not args.text_only
+        notes: list[str] = []
+        if thinking:
+            if args.voice:
+                raise UsageError(
+                    "--think answers in text only, so -v/--voice cannot go with it. "
+                    "Drop -v, or drop --think to hear the answer."
+                )
+            voice = None
+            if speech:
+                speech = False
+                notes.append("Thinking mode answers in text only: speech is off for this cell.")
+        client = self._client_for(args.region or self.region, args.base_url or self.base_url or None)
+        if args.new:
+            self.conversation.reset()
+        request = client.prepare(
+            prompt.strip(), model=model, voice=voice if speech else None, audio=speech,
+            thinking=thinking, history=self.conversation.messages(),
+            system=(args.system if args.system is not None else self.system) or None,
+            max_tokens=args.max_tokens or self.max_tokens or None,
+        )
+        if args.dry_run:
+            return self._dry_run(client, request)
+
+        response = client.new_response(request)
+        live = self._view(client)
+        if client.emulated:
+            view.show(view.Notice(backend.EMULATOR_NOTICE))
+        for note in notes:
+            view.show(view.Notice(note))
+        events = client.send(request)
+        live.start(response)
+        try:
+            collect(events, response, on_event=lambda event: live.update(event, response))
+        except KeyboardInterrupt:
+            response.close(Interrupted("Interrupted: the stream was stopped; the partial answer is kept."))
+        except OmniError:
+            if args.out:
+                self.shell.user_ns[args.out] = response
+            raise
+        live.finish(response, show_usage=self.show_usage, autoplay=self.autoplay)
+        if args.out:
+            self.shell.user_ns[args.out] = response
+        if args.save and response.audio_chunks:
+            path = response.save_audio(args.save)
+            view.show(view.Notice(f"Speech saved to {path}"))
+        elif args.save:
+            view.show(view.Notice("No speech to save: this answer was text only.", "warn"))
+        if response.error is None and response.text:
+            self.conversation.record(request.user_message, response.text, request.model)
+
+    def _dry_run(self, client: OmniClient, request: Any) -> None:
+        endpoint = (
+            "<embedded emulator, started on the first real request>/chat/completions"
+            if client.emulated else f"{client.base_url}/chat/completions"
+        )
+        view.show(view.Notice(f"Dry run: nothing was sent. Prompt estimate: {request.estimate.total} tokens "
+                              f"({request.estimate.parts[0].method})."))
+        view.show(view.RequestPreview(endpoint, client.headers(masked=True), elide_media(request.body)))
+
+    # -- line forms ------------------------------------------------------------------------------
+    def _line(self, args: Any) -> None:
+        words = args.command or []
+        if not words:
+            raise UsageError("Use %%omni as a cell magic, or %omni models | voices [MODEL] | history | reset | config.")
+        command, rest = words[0], words[1:]
+        if command == "models":
+            view.show(view.Table.models())
+        elif command == "voices":
+            view.show(view.Table.voices(rest[0] if rest else args.model or self.model))
+        elif command == "history":
+            view.show(view.Table.history(self.conversation))
+        elif command == "reset":
+            self.conversation.reset()
+            view.show(view.Notice("Conversation cleared: the next cell starts fresh."))
+        elif command == "config":
+            view.show(view.Table.config(self))
+        else:
+            raise UsageError(f"Unknown %omni command {command!r}: use models, voices, history, reset or config.")
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _client_for(self, region: str, base_url: str | None) -> OmniClient:
+        """The client for these settings; rebuilt when the region, base URL or key changes."""
+        wanted = backend.resolve(None, region, base_url)
+        if self._client is None or self._client.backend != wanted:
+            if self._client is not None:
+                self._client.close()
+            from .emulator import Pacing
+
+            self._client = OmniClient(
+                region=region, base_url=base_url, timeout=self.timeout, max_retries=self.max_retries,
+                emulator_pacing=Pacing(self.emulator_first_token, self.emulator_per_chunk),
+            )
+        return self._client
+
+    def _view(self, client: OmniClient) -> Any:
+        label = client.backend.label
+        mode = self.display_mode
+        if mode == "auto":
+            mode = "widgets" if _has_widget_frontend(self.shell) else "text"
+        return view.WidgetView(label) if mode == "widgets" else view.TextView(label)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _has_widget_frontend(shell: Any) -> bool:
+    """A kernel with a comm manager can show widgets; terminal IPython cannot."""
+    return getattr(shell, "kernel", None) is not None and "TerminalInteractiveShell" not in type(shell).__name__
+

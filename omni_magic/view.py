@@ -1,0 +1,328 @@
+"""Everything the user sees: the live view while streaming, and the static outputs after.
+
+Two live views share one interface (``start`` / ``update`` / ``finish``):
+``WidgetView`` redraws an ipywidgets box in place; ``TextView`` prints the
+stream as plain text, for terminal IPython and frontends without widgets.
+When the stream ends the widget is replaced by static outputs (Markdown,
+audio, table), so a saved notebook shows the answer without widget state.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from IPython.display import Audio, HTML, display
+
+from . import catalog
+from .events import Event, ReasoningDelta, TextDelta
+from .request import message_text as request_text
+from .response import OmniResponse
+
+REDRAW_INTERVAL = 0.05  # at most ~20 redraws a second, whatever the chunk rate
+
+
+# -- static display objects (each has a text/plain twin for terminals and nbconvert) ----------
+class Notice:
+    """A one-line note (the emulator notice, "speech is off")."""
+
+    def __init__(self, text: str, kind: str = "info") -> None:
+        self.text, self.kind = text, kind
+
+    def _repr_html_(self) -> str:
+        color = {"info": "#555", "warn": "#8a5300", "error": "#b00020"}[self.kind]
+        return f'<p style="color:{color};font-size:0.9em;margin:2px 0">{html.escape(self.text)}</p>'
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class Answer:
+    """The final answer as Markdown, with the reasoning folded above it."""
+
+    def __init__(self, response: OmniResponse, status: str) -> None:
+        self.response, self.status = response, status
+
+    def _repr_markdown_(self) -> str:
+        r = self.response
+        parts = [f"<sub>{html.escape(self.status)}</sub>\n"]
+        if r.reasoning:
+            parts.append(
+                "<details><summary>Reasoning</summary>\n\n"
+                f"{html.escape(r.reasoning)}\n\n</details>\n"
+            )
+        parts.append(r.text or "*(no text)*")
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        r = self.response
+        lines = [self.status]
+        if r.reasoning:
+            lines += ["[reasoning]", r.reasoning, "[answer]"]
+        lines.append(r.text)
+        return "\n".join(lines)
+
+
+class UsageTable:
+    """Tokens estimated before the call beside the usage the service reported."""
+
+    def __init__(self, response: OmniResponse) -> None:
+        self.rows = usage_rows(response)
+
+    def _repr_html_(self) -> str:
+        head = "<tr><th style='text-align:left'>tokens</th><th>estimated</th><th>reported</th></tr>"
+        body = "".join(
+            f"<tr><td style='text-align:left'>{html.escape(name)}</td>"
+            f"<td>{_cell(est)}</td><td>{_cell(rep)}</td></tr>"
+            for name, est, rep in self.rows
+        )
+        return f"<table class='omni-usage'>{head}{body}</table>"
+
+    def __repr__(self) -> str:
+        width = max(len(r[0]) for r in self.rows)
+        lines = [f"{'tokens':<{width}}  {'estimated':>9}  {'reported':>8}"]
+        lines += [f"{n:<{width}}  {_cell(e):>9}  {_cell(r):>8}" for n, e, r in self.rows]
+        return "\n".join(lines)
+
+
+def _cell(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
+def usage_rows(response: OmniResponse) -> list[tuple[str, int | None, int | None]]:
+    usage = response.usage or {}
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
+    by_modality = response.estimate.by_modality()
+    rows: list[tuple[str, int | None, int | None]] = [
+        ("prompt", response.estimate.total or None, usage.get("prompt_tokens"))
+    ]
+    for modality in sorted(set(by_modality) | {k[: -len("_tokens")] for k in prompt_details}):
+        rows.append((f"  {modality}", by_modality.get(modality), prompt_details.get(f"{modality}_tokens")))
+    rows.append(("completion", None, usage.get("completion_tokens")))
+    for key, value in completion_details.items():
+        rows.append((f"  {key.removesuffix('_tokens')}", None, value))
+    rows.append(("total", None, usage.get("total_tokens")))
+    return rows
+
+
+class RequestPreview:
+    """--dry-run: where the request would go, its headers (key masked) and body (media elided)."""
+
+    def __init__(self, endpoint: str, headers: dict[str, str], body: dict[str, Any]) -> None:
+        self.text = (
+            f"POST {endpoint}\n"
+            + "".join(f"{k}: {v}\n" for k, v in headers.items())
+            + "\n" + json.dumps(body, indent=2, ensure_ascii=False)
+        )
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.text)}</pre>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class Table:
+    """A small table with an HTML and a plain-text face (the %omni line commands)."""
+
+    def __init__(self, headers: list[str], rows: list[list[Any]], caption: str = "") -> None:
+        self.headers, self.rows, self.caption = headers, rows, caption
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in self.headers)
+        body = "".join(
+            "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+            for row in self.rows
+        )
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return f"<table>{caption}<tr>{head}</tr>{body}</table>"
+
+    def __repr__(self) -> str:
+        cols = [self.headers] + [[str(c) for c in row] for row in self.rows]
+        widths = [max(len(r[i]) for r in cols) for i in range(len(self.headers))]
+        lines = [self.caption] if self.caption else []
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cols]
+        return "\n".join(lines)
+
+    @classmethod
+    def models(cls) -> "Table":
+        rows = [
+            [m.id, m.kind + (f" = {m.same_as}" if m.same_as else ""), "yes" if m.family.thinking else "no",
+             f"{m.context:,}", f"{m.max_input:,}", f"{m.max_output:,}", ", ".join(m.regions),
+             len(m.family.voices)]
+            for m in catalog.MODELS.values()
+        ]
+        aliases = ", ".join(f"{a} -> {t}" for a, t in catalog.ALIASES.items())
+        return cls(["model", "kind", "thinking", "context", "max input", "max output", "regions", "voices"],
+                   rows, caption=f"Aliases: {aliases}")
+
+    @classmethod
+    def voices(cls, model: str) -> "Table":
+        info = catalog.get_model(model)
+        rows = [[v, catalog.VOICE_NOTES.get(v, ""), "default" if v == info.default_voice else ""]
+                for v in info.family.voices]
+        return cls(["voice", "dialect", ""], rows,
+                   caption=f"{info.id}: {len(rows)} voices; speech in {info.family.speech_languages}")
+
+    @classmethod
+    def history(cls, conversation: Any) -> "Table":
+        rows = [[i + 1, turn.model, _short(request_text(turn.user)), _short(turn.answer)]
+                for i, turn in enumerate(conversation.turns)]
+        return cls(["turn", "model", "you", "answer"], rows,
+                   caption="No turns yet." if not rows else f"{len(rows)} turn(s); %omni reset clears them")
+
+    @classmethod
+    def config(cls, magics: Any) -> "Table":
+        rows = [[name, repr(getattr(magics, name)), trait.help]
+                for name, trait in sorted(magics.traits(config=True).items())]
+        return cls(["OmniMagics.", "value", "meaning"], rows,
+                   caption="Change with %config OmniMagics.<name> = <value>")
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def status_line(response: OmniResponse, backend: str) -> str:
+    bits = [response.model]
+    if response.voice:
+        bits.append(response.voice)
+    ttft = response.time_to_first_token
+    if ttft is not None:
+        bits.append(f"first token {ttft * 1000:.0f} ms")
+    elapsed = response.elapsed
+    completion = (response.usage or {}).get("completion_tokens")
+    if completion and elapsed > 0:
+        bits.append(f"{completion / elapsed:.0f} tok/s")
+    bits.append(f"{elapsed:.1f} s")
+    if response.audio_chunks:
+        bits.append(f"speech {response.audio_seconds:.1f} s")
+    bits.append(backend)
+    return " · ".join(bits)
+
+
+def show_result(response: OmniResponse, backend: str, *, show_usage: bool, autoplay: bool) -> None:
+    """The static outputs of a finished (or cut-short) answer."""
+    display(Answer(response, status_line(response, backend)))
+    show_tail(response, show_usage=show_usage, autoplay=autoplay)
+
+
+def show_tail(response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
+    if response.audio_chunks:
+        display(Audio(data=response.wav_bytes(), autoplay=autoplay))
+    if response.error is not None:
+        display(Notice(f"{type(response.error).__name__}: {response.error}", "error"))
+    if show_usage and (response.usage or response.estimate.parts):
+        display(UsageTable(response))
+
+
+# -- live views ------------------------------------------------------------------------------
+class WidgetView:
+    """Live ipywidgets view, replaced by static outputs when the stream ends."""
+
+    def __init__(self, backend: str) -> None:
+        import ipywidgets as widgets
+
+        self.backend = backend
+        self._status = widgets.HTML()
+        self._reasoning = widgets.HTML()
+        self._fold = widgets.Accordion(children=[self._reasoning])
+        self._fold.set_title(0, "Reasoning")
+        self._fold.layout.display = "none"
+        self._answer = widgets.HTML()
+        self._box = widgets.VBox([self._status, self._fold, self._answer])
+        self._handle: Any = None
+        self._last = 0.0
+
+    def start(self, response: OmniResponse) -> None:
+        self._status.value = _small(f"{response.model} · waiting for the first token · {self.backend}")
+        self._handle = display(self._box, display_id=True)
+
+    def update(self, event: Event, response: OmniResponse) -> None:
+        if type(event) is not TextDelta and type(event) is not ReasoningDelta:
+            return
+        now = time.perf_counter()
+        if now - self._last >= REDRAW_INTERVAL:
+            self._redraw(response)
+            self._last = now
+
+    def _redraw(self, response: OmniResponse) -> None:
+        if response.reasoning:
+            self._fold.layout.display = None
+            self._reasoning.value = _pre(response.reasoning)
+            # Fold the reasoning away once the answer starts.
+            self._fold.selected_index = None if response.text else 0
+        self._answer.value = _pre(response.text)
+        self._status.value = _small(status_line(response, self.backend) + " · streaming…")
+
+    def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
+        answer = Answer(response, status_line(response, self.backend))
+        if self._handle is not None:
+            self._handle.update(answer)  # the widget's output becomes static Markdown
+        else:
+            display(answer)
+        self._box.close()
+        show_tail(response, show_usage=show_usage, autoplay=autoplay)
+
+
+class TextView:
+    """Plain streamed text for terminals and frontends without widgets."""
+
+    def __init__(self, backend: str, out: Any = None) -> None:
+        self.backend = backend
+        self.out = out or sys.stdout
+        self._in_reasoning = False
+
+    def start(self, response: OmniResponse) -> None:
+        pass
+
+    def update(self, event: Event, response: OmniResponse) -> None:
+        kind = type(event)
+        if kind is ReasoningDelta:
+            if not self._in_reasoning:
+                self.out.write("[reasoning] ")
+                self._in_reasoning = True
+            self.out.write(event.text)
+        elif kind is TextDelta:
+            if self._in_reasoning:
+                self.out.write("\n[answer] ")
+                self._in_reasoning = False
+            self.out.write(event.text)
+        else:
+            return
+        self.out.flush()
+
+    def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
+        self.out.write("\n" + status_line(response, self.backend) + "\n")
+        if response.audio_chunks:
+            path = Path(tempfile.gettempdir()) / f"omni-{response.id or int(time.time())}.wav"
+            response.save_audio(path)
+            self.out.write(f"Speech ({response.audio_seconds:.1f} s) saved to {path}\n")
+        if response.error is not None:
+            self.out.write(f"{type(response.error).__name__}: {response.error}\n")
+        if show_usage and (response.usage or response.estimate.parts):
+            self.out.write(repr(UsageTable(response)) + "\n")
+        self.out.flush()
+
+
+def _pre(text: str) -> str:
+    return f"<div style='white-space:pre-wrap;line-height:1.45'>{html.escape(text)}</div>"
+
+
+def _small(text: str) -> str:
+    return f"<span style='color:#666;font-size:0.85em'>{html.escape(text)}</span>"
+
+
+def show(obj: Any) -> None:
+    display(obj)
+
+
+def show_html(markup: str) -> None:
+    display(HTML(markup))

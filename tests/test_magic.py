@@ -1,0 +1,243 @@
+"""The magic on an in-process IPython shell, against the embedded emulator (no pacing)."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+import pytest
+import soundfile as sf
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from omni_magic import InvalidRequest, OmniClient, OmniResponse, StreamCutShort
+
+CANARY = "sk-canary-0123456789abcdef"
+
+
+@pytest.fixture
+def ip(monkeypatch):
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "omni_magic")
+    shell.run_line_magic("config", "OmniMagics.emulator_first_token = 0.0")
+    shell.run_line_magic("config", "OmniMagics.emulator_per_chunk = 0.0")
+    yield shell
+    shell.run_line_magic("unload_ext", "omni_magic")
+    for name in ("reply", "r1", "r2", "partial"):
+        shell.user_ns.pop(name, None)
+
+
+def magics(shell):
+    return shell.magics_manager.registry["OmniMagics"]
+
+
+def run(shell, line: str, cell: str):
+    with capture_output() as cap:
+        shell.run_cell_magic("omni", line, cell)
+    return cap
+
+
+def texts(cap) -> str:
+    """Everything a terminal user would read: stdout plus the text of each display."""
+    return cap.stdout + "\n".join(o.data.get("text/plain", "") for o in cap.outputs)
+
+
+def requests_seen(shell) -> int:
+    client = magics(shell)._client
+    emulator = client._emulator if client is not None else None
+    return emulator.request_count if emulator is not None else 0
+
+
+def test_cell_streams_text_and_speech_from_the_emulator(ip, tmp_path):
+    wav = tmp_path / "hello.wav"
+    cap = run(ip, f"--out reply --save {wav}", "Who are you?")
+    out = texts(cap)
+    assert "emulator" in out.lower() and "DASHSCOPE_API_KEY" in out  # the notice, plainly
+    reply = ip.user_ns["reply"]
+    assert isinstance(reply, OmniResponse) and reply.error is None
+    assert "Who are you?" in reply.text and reply.text in out
+    assert reply.usage["total_tokens"] == reply.usage["prompt_tokens"] + reply.usage["completion_tokens"]
+    assert reply.audio.dtype.name == "int16" and reply.audio.size > reply.sample_rate // 2
+    samples, rate = sf.read(wav, dtype="int16")
+    assert rate == 24000 and len(samples) == reply.audio.size
+    assert "prompt" in out and "completion" in out and "reported" in out  # the usage table
+
+
+def test_widget_view_ends_as_static_outputs(ip):
+    ip.run_line_magic("config", "OmniMagics.display_mode = 'widgets'")
+    try:
+        cap = run(ip, "--out reply", "Describe yourself.")
+    finally:
+        ip.run_line_magic("config", "OmniMagics.display_mode = 'auto'")
+    reply = ip.user_ns["reply"]
+    markdown = [o.data["text/markdown"] for o in cap.outputs if "text/markdown" in o.data]
+    assert markdown and reply.text in markdown[-1]
+    audio = [o.data["text/html"] for o in cap.outputs if "<audio" in o.data.get("text/html", "")]
+    assert len(audio) == 1 and "data:audio/wav;base64," in audio[0]
+    assert any("omni-usage" in o.data.get("text/html", "") for o in cap.outputs)
+
+
+def test_text_only_sends_no_audio(ip):
+    run(ip, "--text-only --out reply", "Hello")
+    reply = ip.user_ns["reply"]
+    assert reply.text and reply.audio.size == 0 and reply.request["modalities"] == ["text"]
+
+
+def test_think_turns_speech_off_with_a_note(ip):
+    cap = run(ip, "--think --out reply", "Why is the sky blue?")
+    reply = ip.user_ns["reply"]
+    assert "speech is off" in texts(cap)
+    assert reply.reasoning and reply.text and reply.audio.size == 0
+    assert reply.request["enable_thinking"] is True and "audio" not in reply.request
+
+
+def test_think_with_a_voice_is_refused_before_sending(ip):
+    run(ip, "--text-only", "warm up")  # starts the emulator so the count is observable
+    before = requests_seen(ip)
+    with pytest.raises(UsageError, match="--think"):
+        run(ip, "--think -v Ethan", "Hi")
+    assert requests_seen(ip) == before
+
+
+@pytest.mark.parametrize(
+    "line, fix",
+    [
+        ("-v Serena", "voices"),  # a turbo voice on qwen3-omni-flash
+        ("-m qwen-omni-turbo --system 'Be brief.'", "--text-only"),
+        ("-m no-such-model", "Known Qwen-Omni models"),
+        ("-m qwen-omni-turbo --think", "qwen3-omni-flash"),
+        ("--max-tokens 999999", "output limit"),
+    ],
+)
+def test_rule_violations_are_refused_with_the_fix_and_send_nothing(ip, line, fix):
+    run(ip, "--text-only", "warm up")
+    before = requests_seen(ip)
+    with pytest.raises(InvalidRequest, match=fix):
+        run(ip, line, "Hello there")
+    assert requests_seen(ip) == before
+
+
+def test_errors_render_as_one_paragraph_not_a_traceback(ip):
+    result = ip.run_cell("%%omni -v Serena\nHello")
+    assert isinstance(result.error_in_exec, InvalidRequest)
+    rendered = result.error_in_exec._render_traceback_()
+    assert len(rendered) == 1 and "Serena" in rendered[0]
+
+
+def test_bad_options_are_usage_errors(ip):
+    with pytest.raises(UsageError):
+        run(ip, "--max-tokens lots", "Hello")
+    with pytest.raises(UsageError, match="cell body"):
+        run(ip, "Hello there", "Hello")
+
+
+def test_conversation_carries_over_until_new(ip):
+    run(ip, "--text-only --out r1", "My name is Ada.")
+    run(ip, "--text-only --out r2", "What is my name?")
+    second = ip.user_ns["r2"].request["messages"]
+    assert [m["role"] for m in second] == ["user", "assistant", "user"]
+    assert second[0]["content"] == "My name is Ada."
+    assert second[1]["content"] == [{"type": "text", "text": ip.user_ns["r1"].text}]
+    run(ip, "--text-only --new --out reply", "Fresh start")
+    assert [m["role"] for m in ip.user_ns["reply"].request["messages"]] == ["user"]
+    assert len(magics(ip).conversation) == 1
+
+
+def test_dry_run_shows_the_request_with_the_key_masked_and_sends_nothing(ip, monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", CANARY)
+    cap = run(ip, "--dry-run --system 'Answer in French.'", "What is a kernel?")
+    out = texts(cap)
+    assert "POST https://dashscope-intl.aliyuncs.com/compatible-mode/v1/chat/completions" in out
+    assert "Authorization: Bearer ********" in out and CANARY not in out
+    assert '"stream": true' in out and '"voice": "Cherry"' in out and "Answer in French." in out
+    assert magics(ip)._client._emulator is None  # nothing started, nothing sent
+
+
+def test_region_cn_goes_to_beijing(ip, monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", CANARY)
+    out = texts(run(ip, "--dry-run --region cn", "Hi"))
+    assert "https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions" in out
+
+
+def _install_client(shell, handler, base_url="http://test.invalid/v1"):
+    shell.run_line_magic("config", f"OmniMagics.base_url = '{base_url}'")
+    m = magics(shell)
+    m._client = OmniClient(base_url=base_url, transport=httpx.MockTransport(handler), max_retries=0)
+
+
+def test_a_stream_cut_short_keeps_the_partial_answer_in_out(ip):
+    body = (
+        b'data: {"choices":[{"delta":{"content":"Half an"},"index":0}],"model":"m","id":"x"}\n\n'
+        b'data: {"choices":[{"delta":{"content":" answer"},"index":0}],"model":"m","id":"x"}\n\n'
+    )
+    _install_client(ip, lambda request: httpx.Response(200, content=body))
+    try:
+        cap = run(ip, "--text-only --out partial", "Tell me everything")
+    finally:
+        ip.run_line_magic("config", "OmniMagics.base_url = ''")
+    partial = ip.user_ns["partial"]
+    assert partial.text == "Half an answer"
+    assert isinstance(partial.error, StreamCutShort)
+    out = texts(cap)
+    assert "Half an answer" in out and "partial" in out
+    assert len(magics(ip).conversation) == 0  # an incomplete answer is not history
+
+
+def test_401_says_what_to_check_and_never_shows_the_key(ip, monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", CANARY)
+    error = {"error": {"code": "invalid_api_key", "message": f"Incorrect API key provided: {CANARY}"}}
+    _install_client(ip, lambda request: httpx.Response(401, json=error))
+    try:
+        result = ip.run_cell("%%omni --text-only\nHello")
+    finally:
+        ip.run_line_magic("config", "OmniMagics.base_url = ''")
+    message = "".join(result.error_in_exec._render_traceback_())
+    assert "DASHSCOPE_API_KEY" in message and "base URL" in message and CANARY not in message
+
+
+def test_line_commands(ip):
+    models = texts(run_line(ip, "models"))
+    assert "qwen3-omni-flash" in models and "qwen-omni-turbo-0326" in models
+    voices = texts(run_line(ip, "voices qwen-omni-turbo"))
+    assert "Serena" in voices and "Chelsie" in voices and "Jada" not in voices
+    assert "Cantonese" in texts(run_line(ip, "voices"))
+    run(ip, "--text-only", "Remember this.")
+    assert "Remember this." in texts(run_line(ip, "history"))
+    run_line(ip, "reset")
+    assert "No turns yet" in texts(run_line(ip, "history"))
+    config = texts(run_line(ip, "config"))
+    assert "region" in config and "emulator_first_token" in config
+    with pytest.raises(UsageError, match="models"):
+        run_line(ip, "frobnicate")
+
+
+def test_config_traits_set_the_defaults(ip):
+    ip.run_line_magic("config", "OmniMagics.model = 'qwen-omni-turbo'")
+    ip.run_line_magic("config", "OmniMagics.audio = False")
+    try:
+        run(ip, "--out reply", "Hi")
+    finally:
+        ip.run_line_magic("config", "OmniMagics.model = 'qwen3-omni-flash'")
+        ip.run_line_magic("config", "OmniMagics.audio = True")
+    reply = ip.user_ns["reply"]
+    assert reply.request["model"] == "qwen-omni-turbo" and reply.request["modalities"] == ["text"]
+
+
+def test_help_has_options_and_examples(ip):
+    doc = ip.find_cell_magic("omni").__doc__
+    for option in ("--model", "--voice", "--think", "--text-only", "--dry-run", "--save", "Examples"):
+        assert option in doc
+
+
+def run_line(shell, line: str):
+    with capture_output() as cap:
+        shell.run_line_magic("omni", line)
+    return cap
+
+
+def test_wav_output_is_playable_bytes(ip):
+    run(ip, "--out reply", "Say hi")
+    data, rate = sf.read(io.BytesIO(ip.user_ns["reply"].wav_bytes()), dtype="int16")
+    assert rate == 24000 and data.ndim == 1 and len(data) == ip.user_ns["reply"].audio.size

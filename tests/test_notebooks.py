@@ -1,0 +1,73 @@
+"""The demo notebooks executed in a real kernel (nbclient), their saved outputs checked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import soundfile as sf
+
+from omni_magic import demo
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICKSTART = ROOT / "notebooks" / "quickstart.ipynb"
+
+
+def outputs(nb, index: int) -> list:
+    return nb.cells[index].get("outputs", [])
+
+
+def data_of(cell_outputs, mime: str) -> list[str]:
+    return [o["data"][mime] for o in cell_outputs if mime in o.get("data", {})]
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quickstart")
+    path = demo.run(QUICKSTART, out)
+    return nbformat.read(path, as_version=4), out
+
+
+def test_quickstart_saves_answer_audio_and_usage_table(executed):
+    nb, out = executed
+    ask = next(i for i, c in enumerate(nb.cells) if c.source.startswith("%%omni --out reply"))
+    cell = outputs(nb, ask)
+    # The answer is static Markdown in the saved file: readable with no widget state.
+    answers = data_of(cell, "text/markdown")
+    assert answers and "Who are you?" in answers[-1] and "emulator" in answers[-1]
+    assert not data_of(cell, "application/vnd.jupyter.widget-view+json")
+    assert any("<audio" in html and "data:audio/wav;base64," in html for html in data_of(cell, "text/html"))
+    tables = [html for html in data_of(cell, "text/html") if "omni-usage" in html]
+    assert tables and "reported" in tables[0] and "completion" in tables[0]
+    assert any("Emulated answer" in text for text in data_of(cell, "text/plain"))
+    samples, rate = sf.read(out / "quickstart.wav", dtype="int16")
+    assert rate == 24000 and len(samples) > rate  # more than a second of speech
+
+
+def test_quickstart_python_api_cell_and_follow_up(executed):
+    nb, _ = executed
+    api = next(i for i, c in enumerate(nb.cells) if c.source.startswith("print(reply.text)"))
+    printed = "".join(o.get("text", "") for o in outputs(nb, api))
+    assert "Who are you?" in printed and "24000 Hz, int16" in printed
+    assert "completion_tokens" in data_of(outputs(nb, api), "text/plain")[0]
+    follow = next(i for i, c in enumerate(nb.cells) if c.source.startswith("%%omni --text-only"))
+    follow_md = data_of(outputs(nb, follow), "text/markdown")
+    assert follow_md and "Say that again" in follow_md[-1]
+    assert not any("<audio" in h for h in data_of(outputs(nb, follow), "text/html"))
+    history = next(i for i, c in enumerate(nb.cells) if c.source.startswith("%omni history"))
+    assert "2 turn(s)" in data_of(outputs(nb, history), "text/plain")[0]
+
+
+def test_demo_command_prints_the_answer_and_writes_files(tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items() if k != "DASHSCOPE_API_KEY"}
+    done = subprocess.run(
+        [sys.executable, "-m", "omni_magic.demo", str(QUICKSTART), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Who are you?" in done.stdout and "Emulated answer" in done.stdout
+    assert (tmp_path / "quickstart.ipynb").is_file() and (tmp_path / "quickstart.wav").is_file()
+    assert "quickstart.wav" in done.stdout
