@@ -6,7 +6,7 @@ Every figure comes from the service's documentation (the seed, "Omni-modal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import InvalidRequest
 
@@ -77,14 +77,7 @@ TURBO = Family(
     audio_tokens_per_second=25.0, audio_tokens_published=True,
 )
 # qwen2.5-omni-7b: turbo's limits (the seed lists it beside turbo) with its own two voices.
-OPEN = Family(
-    name="qwen2.5-omni", voices=OPEN_VOICES, speech_languages="Chinese, English",
-    image_factor=28, thinking=False, system_with_audio=False,
-    audio_max_bytes=10 * _MB, audio_max_seconds=3 * 60,
-    video_max_bytes=150 * _MB, video_max_seconds=40,
-    frames_min=4, frames_max=80,
-    audio_tokens_per_second=25.0, audio_tokens_published=True,
-)
+OPEN = replace(TURBO, name="qwen2.5-omni", voices=OPEN_VOICES)
 
 
 @dataclass(frozen=True)

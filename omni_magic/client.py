@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator
 
 import httpx
 
 from . import api_errors, backend, catalog
-from .attachments import Attachment
 from .errors import ConnectError, OmniError, ProtocolError, StreamCutShort, StreamError
 from ._version import __version__
 from .events import Event, Finished, Started, events_from_chunk
@@ -95,26 +94,18 @@ class OmniClient:
         return f"OmniClient(backend={self.backend.label!r}, api_key={key})"
 
     # -- requests ----------------------------------------------------------------------------
-    def prepare(
-        self,
-        prompt: str,
-        *,
-        model: str = catalog.DEFAULT_MODEL,
-        voice: str | None = None,
-        audio: bool = True,
-        thinking: bool = False,
-        attachments: Sequence[Attachment] = (),
-        history: Sequence[dict[str, Any]] | None = None,
-        system: str | None = None,
-        max_tokens: int | None = None,
-        **extra: Any,
-    ) -> ChatRequest:
-        """Check the request and build its body; raises InvalidRequest, sends nothing."""
+    def prepare(self, prompt: str, **options: Any) -> ChatRequest:
+        """Check the request and build its body; raises InvalidRequest, sends nothing.
+
+        ``options`` are those of :func:`omni_magic.request.build_request`: ``model``,
+        ``voice``, ``audio``, ``thinking``, ``attachments``, ``history``, ``system``,
+        ``max_tokens``; any other keyword passes through into the body (``temperature``...).
+        """
         return build_request(
-            prompt, model=model, voice=voice, audio=audio, thinking=thinking,
-            attachments=attachments, history=history, system=system, max_tokens=max_tokens,
+            prompt,
             region=self.region if self.backend.kind == "dashscope" else None,
-            allow_unknown_model=not self.backend.strict_models, extra=extra,
+            allow_unknown_model=not self.backend.strict_models,
+            **options,
         )
 
     def stream(self, prompt: str, **options: Any) -> Iterator[Event]:

@@ -142,7 +142,9 @@ class OmniMagics(Magics):
             collect(events, response, on_event=lambda event: live.update(event, response))
         except KeyboardInterrupt:
             response.close(Interrupted("Interrupted: the stream was stopped; the partial answer is kept."))
-        except OmniError:
+        except OmniError as exc:  # failed before any event: nothing to keep but the error
+            live.abort()
+            response.close(exc)
             if args.out:
                 self.shell.user_ns[args.out] = response
             raise

@@ -44,9 +44,12 @@ def build_request(
     max_tokens: int | None = None,
     region: str | None = None,
     allow_unknown_model: bool = False,
-    extra: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> ChatRequest:
-    """Check the combination and return the body. Raises InvalidRequest naming the fix."""
+    """Check the combination and return the body. Raises InvalidRequest naming the fix.
+
+    Other keywords (``temperature``, ``top_p``, ``seed``...) pass through into the body.
+    """
     if not prompt.strip() and not attachments:
         raise InvalidRequest("The prompt is empty: write it in the cell body, below the %%omni line.")
     info = catalog.find_model(model)
@@ -124,7 +127,7 @@ def build_request(
         body["enable_thinking"] = True
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
-    for key, value in (extra or {}).items():
+    for key, value in extra.items():
         body.setdefault(key, value)
 
     return ChatRequest(

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from IPython.display import Audio, HTML, display
+from IPython.display import Audio, display
 
 from . import catalog
 from .events import Event, ReasoningDelta, TextDelta
@@ -262,6 +262,12 @@ class WidgetView:
         self._answer.value = _pre(response.text)
         self._status.value = _small(status_line(response, self.backend) + " · streaming…")
 
+    def abort(self) -> None:
+        """No answer came: drop the waiting widget (the error is shown on its own)."""
+        if self._handle is not None:
+            self._handle.update(Notice("No answer: see the error below.", "error"))
+        self._box.close()
+
     def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
         answer = Answer(response, status_line(response, self.backend))
         if self._handle is not None:
@@ -299,6 +305,9 @@ class TextView:
             return
         self.out.flush()
 
+    def abort(self) -> None:
+        pass
+
     def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
         self.out.write("\n" + status_line(response, self.backend) + "\n")
         if response.audio_chunks:
@@ -322,7 +331,3 @@ def _small(text: str) -> str:
 
 def show(obj: Any) -> None:
     display(obj)
-
-
-def show_html(markup: str) -> None:
-    display(HTML(markup))

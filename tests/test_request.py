@@ -294,7 +294,7 @@ def test_the_body_of_a_plain_spoken_request():
 
 
 def test_extra_fields_pass_through_but_cannot_override_the_checked_ones():
-    body = build_request("Hi", extra={"temperature": 0.2, "seed": 7, "stream": False}).body
+    body = build_request("Hi", temperature=0.2, seed=7, stream=False).body
     assert body["temperature"] == 0.2 and body["seed"] == 7
     assert body["stream"] is True
 
