@@ -241,3 +241,40 @@ def test_wav_output_is_playable_bytes(ip):
     run(ip, "--out reply", "Say hi")
     data, rate = sf.read(io.BytesIO(ip.user_ns["reply"].wav_bytes()), dtype="int16")
     assert rate == 24000 and data.ndim == 1 and len(data) == ip.user_ns["reply"].audio.size
+
+
+def test_a_failure_before_any_event_is_kept_in_out_with_its_error(ip):
+    _install_client(ip, lambda request: httpx.Response(503, json={"error": {"code": "ServiceUnavailable", "message": "busy"}}))
+    ip.run_line_magic("config", "OmniMagics.display_mode = 'widgets'")
+    try:
+        with capture_output() as cap:
+            result = ip.run_cell("%%omni --text-only --out partial\nHello")
+    finally:
+        ip.run_line_magic("config", "OmniMagics.base_url = ''")
+        ip.run_line_magic("config", "OmniMagics.display_mode = 'auto'")
+    assert type(result.error_in_exec).__name__ == "ServerError"
+    partial = ip.user_ns["partial"]
+    assert partial.text == "" and partial.error is result.error_in_exec
+    shown = [o.data.get("text/plain", "") for o in cap.outputs]
+    assert any("No answer" in text for text in shown)  # the waiting widget was replaced
+
+
+def test_interrupting_the_kernel_keeps_the_partial_answer(ip):
+    class Interrupting(httpx.SyncByteStream):
+        def __iter__(self):
+            yield b'data: {"choices":[{"delta":{"content":"So far"},"index":0}]}\n\n'
+            raise KeyboardInterrupt
+
+        def close(self):
+            self.closed = True
+
+    stream = Interrupting()
+    _install_client(ip, lambda request: httpx.Response(200, stream=stream))
+    try:
+        cap = run(ip, "--text-only --out partial", "Go on and on")
+    finally:
+        ip.run_line_magic("config", "OmniMagics.base_url = ''")
+    partial = ip.user_ns["partial"]
+    assert partial.text == "So far" and type(partial.error).__name__ == "Interrupted"
+    assert getattr(stream, "closed", False)  # the connection was released at once
+    assert "Interrupted" in texts(cap)
