@@ -77,8 +77,8 @@ class UsageTable:
     def _repr_html_(self) -> str:
         head = "<tr><th style='text-align:left'>tokens</th><th>estimated</th><th>reported</th></tr>"
         body = "".join(
-            f"<tr><td style='text-align:left'>{html.escape(name)}</td>"
-            f"<td>{_cell(est)}</td><td>{_cell(rep)}</td></tr>"
+            f"<tr><td style='text-align:left;padding-left:{1.6 if name.startswith(' ') else 0.5}em'>"
+            f"{html.escape(name.strip())}</td><td>{_cell(est)}</td><td>{_cell(rep)}</td></tr>"
             for name, est, rep in self.rows
         )
         return f"<table class='omni-usage'>{head}{body}</table>"
