@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from . import catalog
+from .errors import InvalidRequest
 
 EMULATOR_NOTICE = (
     "Emulated answer: no DASHSCOPE_API_KEY is set, so omni_magic's embedded emulator replied "
@@ -72,7 +73,14 @@ class Backend:
 def resolve(api_key: str | None = None, region: str = "intl", base_url: str | None = None) -> Backend:
     """Pick the backend from an explicit key, the environment, and an optional base URL."""
     catalog.region_url(region)  # validates the region
-    key = api_key if api_key else os.environ.get(catalog.API_KEY_ENV) or None
+    key = (api_key if api_key else os.environ.get(catalog.API_KEY_ENV) or "").strip() or None
+    if key is not None and not (key.isascii() and key.isprintable() and " " not in key):
+        # Never echo the value: say where it came from and what is wrong with it.
+        raise InvalidRequest(
+            f"The API key ({'api_key=' if api_key else catalog.API_KEY_ENV}) contains spaces or "
+            "characters that cannot go into an HTTP header. Copy the key again from the "
+            "Model Studio console."
+        )
     secret = Secret(key) if key else None
     if base_url:
         return Backend("custom", normalize_base_url(base_url), region, secret)
@@ -87,7 +95,5 @@ def normalize_base_url(url: str) -> str:
     if url.endswith("/chat/completions"):
         url = url[: -len("/chat/completions")]
     if not url.startswith(("http://", "https://")):
-        from .errors import InvalidRequest
-
         raise InvalidRequest(f"Base URL {url!r} must start with http:// or https://.")
     return url

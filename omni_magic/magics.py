@@ -125,7 +125,7 @@ class OmniMagics(Magics):
             prompt.strip(), model=model, voice=voice if speech else None, audio=speech,
             thinking=thinking, history=self.conversation.messages(),
             system=(args.system if args.system is not None else self.system) or None,
-            max_tokens=args.max_tokens or self.max_tokens or None,
+            max_tokens=args.max_tokens if args.max_tokens is not None else (self.max_tokens or None),
         )
         if args.dry_run:
             return self._dry_run(client, request)

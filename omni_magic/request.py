@@ -13,6 +13,9 @@ from . import catalog, tokens
 from .attachments import Attachment
 from .errors import InvalidRequest
 
+# Fields the checks above decide; a pass-through keyword may not set them behind their back.
+RESERVED = frozenset({"messages", "stream", "stream_options", "modalities", "enable_thinking"})
+
 _PART_MODALITY = {
     "image_url": "image", "input_audio": "audio", "video_url": "video", "video": "video",
 }
@@ -50,6 +53,12 @@ def build_request(
 
     Other keywords (``temperature``, ``top_p``, ``seed``...) pass through into the body.
     """
+    reserved = sorted(RESERVED & extra.keys())
+    if reserved:
+        raise InvalidRequest(
+            f"{', '.join(reserved)} cannot be passed through: use the model=, voice=, audio=, "
+            "thinking= and history= options, which check the service's rules."
+        )
     if not prompt.strip() and not attachments:
         raise InvalidRequest("The prompt is empty: write it in the cell body, below the %%omni line.")
     info = catalog.find_model(model)
@@ -87,7 +96,8 @@ def build_request(
                         f"{', '.join(info.family.voices)} (see %omni voices {info.id})."
                     )
                 voice = match
-            if system and not info.family.system_with_audio:
+            has_system = bool(system) or any(m.get("role") == "system" for m in history or ())
+            if has_system and not info.family.system_with_audio:
                 raise InvalidRequest(
                     f"{info.id} does not accept a system message when it speaks. Drop --system, "
                     "add --text-only, or use qwen3-omni-flash."
@@ -127,8 +137,7 @@ def build_request(
         body["enable_thinking"] = True
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
-    for key, value in extra.items():
-        body.setdefault(key, value)
+    body.update(extra)
 
     return ChatRequest(
         body=body, model=model_id, audio=audio, voice=voice, thinking=thinking,
@@ -167,11 +176,17 @@ def check_history_message(message: dict[str, Any]) -> None:
         if isinstance(content, list) and any(p.get("type") != "text" for p in content):
             raise InvalidRequest("Assistant messages in the history must be text only.")
     elif role == "user" and isinstance(content, list):
-        kinds = {_PART_MODALITY[p["type"]] for p in content if p.get("type") in _PART_MODALITY}
+        types = [p.get("type") for p in content]
+        kinds = {_PART_MODALITY[t] for t in types if t in _PART_MODALITY}
         if len(kinds) > 1:
             raise InvalidRequest(
                 "A user message in the history carries more than one kind of media; "
                 "each message takes text plus one other modality."
+            )
+        if any(types.count(t) > 1 for t in ("input_audio", "video_url", "video")):
+            raise InvalidRequest(
+                "A user message in the history carries more than one audio or video; "
+                "each message takes at most one."
             )
     elif role not in ("user", "system"):
         raise InvalidRequest(f"History messages must be user or assistant turns, not {role!r}.")

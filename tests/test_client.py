@@ -671,3 +671,18 @@ def test_stream_sends_when_iterated(connect):
     assert server.calls == 0
     list(events)
     assert server.calls == 1
+
+
+@pytest.mark.parametrize("bad", ["sk-abc def", "sk-ключ", "sk-abc\t1"])
+def test_a_key_that_cannot_go_into_a_header_is_refused_without_showing_it(monkeypatch, bad):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", bad)
+    with pytest.raises(InvalidRequest, match="DASHSCOPE_API_KEY") as caught:
+        OmniClient()
+    assert bad not in str(caught.value)
+
+
+def test_surrounding_whitespace_in_the_key_is_dropped(monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "  sk-clean-key\n")
+    client = OmniClient()
+    assert client.headers()["Authorization"] == "Bearer sk-clean-key"
+    client.close()

@@ -109,6 +109,7 @@ def test_think_with_a_voice_is_refused_before_sending(ip):
         ("-m no-such-model", "Known Qwen-Omni models"),
         ("-m qwen-omni-turbo --think", "qwen3-omni-flash"),
         ("--max-tokens 999999", "output limit"),
+        ("--max-tokens 0", "positive"),
     ],
 )
 def test_rule_violations_are_refused_with_the_fix_and_send_nothing(ip, line, fix):

@@ -293,10 +293,29 @@ def test_the_body_of_a_plain_spoken_request():
     }
 
 
-def test_extra_fields_pass_through_but_cannot_override_the_checked_ones():
-    body = build_request("Hi", temperature=0.2, seed=7, stream=False).body
-    assert body["temperature"] == 0.2 and body["seed"] == 7
-    assert body["stream"] is True
+def test_extra_fields_pass_through():
+    body = build_request("Hi", temperature=0.2, seed=7, top_p=0.9).body
+    assert body["temperature"] == 0.2 and body["seed"] == 7 and body["top_p"] == 0.9
+
+
+@pytest.mark.parametrize("field", ["stream", "stream_options", "modalities", "enable_thinking", "messages"])
+def test_checked_fields_cannot_be_smuggled_in_as_extras(field):
+    with pytest.raises(InvalidRequest, match="cannot be passed through"):
+        build_request("Hi", **{field: True})
+
+
+def test_a_system_message_in_the_history_counts_for_the_turbo_rule():
+    history = [{"role": "system", "content": "Be brief."}]
+    with pytest.raises(InvalidRequest, match="system message"):
+        build_request("Hi", model="qwen-omni-turbo", history=history)
+    assert build_request("Hi", model="qwen-omni-turbo", history=history, audio=False).body
+
+
+def test_history_user_message_with_two_audio_files_is_refused():
+    part = {"type": "input_audio", "input_audio": {"data": "https://x/a.wav", "format": "wav"}}
+    history = [{"role": "user", "content": [part, part, {"type": "text", "text": "?"}]}]
+    with pytest.raises(InvalidRequest, match="at most one"):
+        build_request("Hi", history=history)
 
 
 def test_the_estimate_counts_the_prompt_text():
