@@ -252,7 +252,7 @@ def test_reply_describes_images_and_counts_their_tokens(emu, client):
     assert "2 images" in text and "640x480" in text and "by URL" in text
     assert "not counted" in text
     details = usage(events)["prompt_tokens_details"]
-    assert details["image_tokens"] == tokens.image_tokens(640, 480, 32)
+    assert details["image_tokens"] == tokens.image_tokens(640, 480, "qwen3-omni-flash")
 
 
 def test_reply_describes_audio_input(emu, client):
@@ -260,7 +260,7 @@ def test_reply_describes_audio_input(emu, client):
                {"type": "text", "text": "Transcribe."}]
     events = run(client, emu.base_url, body(messages=[{"role": "user", "content": content}]))
     assert "2.5 seconds" in text_of(events)
-    assert usage(events)["prompt_tokens_details"]["audio_tokens"] == tokens.audio_tokens(2.5, 13)
+    assert usage(events)["prompt_tokens_details"]["audio_tokens"] == tokens.audio_tokens(2.5, "qwen3-omni-flash")
 
 
 IMG = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}

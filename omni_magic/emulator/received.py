@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from .. import tokens
-from ..catalog import Family, Model
+from ..catalog import Model
+from ..errors import InvalidRequest
 from .media import audio_seconds, human_bytes, image_size, load
 
 
@@ -53,7 +53,7 @@ def summarize(body: dict[str, Any], model: Model) -> Received:
     for message in messages:
         text, parts = _split(message.get("content"))
         text_tokens += tokens.text_tokens(text) + tokens.MESSAGE_OVERHEAD
-        found = tuple(_describe(part, model.family) for part in parts)
+        found = tuple(_describe(part, model.id) for part in parts)
         for att in found:
             media[att.modality] = media.get(att.modality, 0) + (att.tokens or 0)
             uncounted = uncounted or att.tokens is None
@@ -86,22 +86,22 @@ def _split(content: Any) -> tuple[str, list[dict[str, Any]]]:
     return "\n".join(texts), [p for p in content if p.get("type") != "text"]
 
 
-def _describe(part: dict[str, Any], family: Family) -> Attachment:
+def _describe(part: dict[str, Any], model: str) -> Attachment:
     kind = part["type"]
     if kind == "image_url":
-        return _image(part["image_url"]["url"], family)
+        return _image(part["image_url"]["url"], model)
     if kind == "input_audio":
-        return _audio(part["input_audio"]["data"], family)
+        return _audio(part["input_audio"]["data"], model)
     if kind == "video_url":
         payload = load(part["video_url"]["url"])
         if payload.data is None:
             return Attachment("video", "a video file by URL", None)
         return Attachment("video", f"a video file of {human_bytes(len(payload.data))}, "
                           "not decoded", None)
-    return _frames(part["video"], family)
+    return _frames(part["video"], model)
 
 
-def _image(ref: str, family: Family) -> Attachment:
+def _image(ref: str, model: str) -> Attachment:
     payload = load(ref)
     if payload.data is None:
         return Attachment("image", "by URL", None)
@@ -110,10 +110,10 @@ def _image(ref: str, family: Family) -> Attachment:
     if dims is None:
         return Attachment("image", f"{size}, not a readable image", None)
     return Attachment("image", f"{dims[0]}x{dims[1]} pixels, {size}",
-                      tokens.image_tokens(dims[0], dims[1], family.image_factor))
+                      tokens.image_tokens(dims[0], dims[1], model))
 
 
-def _audio(ref: str, family: Family) -> Attachment:
+def _audio(ref: str, model: str) -> Attachment:
     payload = load(ref)
     if payload.data is None:
         return Attachment("audio", "an audio clip by URL", None)
@@ -124,17 +124,18 @@ def _audio(ref: str, family: Family) -> Attachment:
     length = (f"{seconds:.1f} seconds" if exact
               else f"about {seconds:.0f} seconds assuming 128 kbit/s")
     return Attachment("audio", f"an audio clip of {human_bytes(len(payload.data))}, {length}",
-                      tokens.audio_tokens(seconds, family.audio_tokens_per_second))
+                      tokens.audio_tokens(seconds, model))
 
 
-def _frames(refs: list[str], family: Family) -> Attachment:
+def _frames(refs: list[str], model: str) -> Attachment:
     first = load(refs[0])
     dims = image_size(first.data) if first.data is not None else None
     what = f"a video of {len(refs)} frames"
     if dims is None:
         return Attachment("video", f"{what}{' by URL' if first.by_url else ''}", None)
-    # Approximation of the seed's video formula: two frames share one grid of
-    # patches, capped at VIDEO_MAX_PIXELS (768 patches); +2 for the delimiters.
-    grid = min(tokens.image_tokens(dims[0], dims[1], family.image_factor) - 2, 768)
-    return Attachment("video", f"{what} of {dims[0]}x{dims[1]} pixels",
-                      math.ceil(len(refs) / 2) * grid + 2)
+    try:
+        count = tokens.frames_tokens(dims[0], dims[1], len(refs), model)
+    except InvalidRequest as exc:  # the seed's sampler refuses it (ratio over 200, 1 frame)
+        return Attachment("video", f"{what} of {dims[0]}x{dims[1]} pixels, not countable: {exc}",
+                          None)
+    return Attachment("video", f"{what} of {dims[0]}x{dims[1]} pixels", count)
