@@ -1,0 +1,370 @@
+"""Measure media without sending it: kind, real format, bytes, pixels, seconds, frames.
+
+The format always comes from the data (magic bytes, then the decoder), never from the file
+name: the request's ``input_audio.format`` must name the real container, and a PNG passed as
+audio must be caught here, with a message, rather than refused by the service.
+
+Pillow reads images, soundfile reads wav/flac/ogg (and mp3 on libsndfile >= 1.1), PyAV (the
+``video`` extra) reads video and the audio containers soundfile cannot (m4a, aac, ...). All
+three are imported when first needed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Union
+
+from .errors import InvalidRequest
+
+VIDEO_EXTRA = "pip install 'omni_magic[video]'"
+
+MIMES = {
+    "png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp",
+    "bmp": "image/bmp", "tiff": "image/tiff", "heic": "image/heic", "avif": "image/avif",
+    "ico": "image/x-icon",
+    "wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg",
+    "m4a": "audio/mp4", "aac": "audio/aac", "amr": "audio/amr", "aiff": "audio/aiff",
+    "opus": "audio/ogg", "caf": "audio/x-caf",
+    "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "mkv": "video/x-matroska",
+    "avi": "video/x-msvideo", "flv": "video/x-flv", "3gp": "video/3gpp", "mpeg": "video/mpeg",
+    "ts": "video/mp2t",
+}
+_ARTICLE = {"image": "an image", "audio": "an audio file", "video": "a video"}
+_OPTION = {"image": "--image", "audio": "--audio", "video": "--video"}
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What was measured about one piece of media; None where it does not apply or is unknown."""
+
+    kind: str  # image | audio | video
+    nbytes: int
+    format: str | None = None  # the real container: png, jpeg, wav, mp3, m4a, mp4, ...
+    mime: str | None = None
+    width: int | None = None
+    height: int | None = None
+    seconds: float | None = None
+    fps: float | None = None
+    frames: int | None = None
+    has_audio: bool | None = None  # video only: whether it carries a sound track
+    audio_seconds: float | None = None  # video only: the sound track, billed separately
+
+
+# --- magic bytes -------------------------------------------------------------------------
+
+_FTYP_IMAGE = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+_FTYP_AUDIO = {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "}
+
+
+def sniff(data: bytes) -> tuple[str, str] | None:
+    """(kind, format) from the first bytes, or None when the signature is unknown."""
+    head = bytes(data[:64])
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image", "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image", "jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image", "gif"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "image", "tiff"
+    if head.startswith(b"BM") and len(head) >= 26 and head[6:10] == b"\x00\x00\x00\x00":
+        return "image", "bmp"
+    if head.startswith(b"\x00\x00\x01\x00") and len(head) >= 22 and head[4] > 0:
+        return "image", "ico"
+    if head.startswith(b"RIFF") and len(head) >= 12:
+        riff = head[8:12]
+        if riff == b"WEBP":
+            return "image", "webp"
+        if riff == b"WAVE":
+            return "audio", "wav"
+        if riff == b"AVI ":
+            return "video", "avi"
+        return None
+    if head.startswith((b"RF64", b"BW64")) and head[8:12] == b"WAVE":
+        return "audio", "wav"
+    if head.startswith(b"fLaC"):
+        return "audio", "flac"
+    if head.startswith(b"OggS"):
+        return ("audio", "opus") if b"OpusHead" in head else ("audio", "ogg")
+    if head.startswith(b"ID3"):
+        return "audio", "mp3"
+    if head.startswith(b"#!AMR"):
+        return "audio", "amr"
+    if head.startswith(b"FORM") and head[8:12] in (b"AIFF", b"AIFC"):
+        return "audio", "aiff"
+    if head.startswith(b"caff"):
+        return "audio", "caf"
+    if len(head) >= 2 and head[0] == 0xFF:
+        if head[1] & 0xF6 == 0xF0:  # ADTS: sync word, layer bits 00
+            return "audio", "aac"
+        if (len(head) >= 3 and head[1] & 0xE0 == 0xE0 and head[1] & 0x06 != 0
+                and head[2] >> 4 not in (0, 15) and head[2] & 0x0C != 0x0C):
+            return "audio", "mp3"  # an MPEG audio frame header with a valid bitrate and rate
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _FTYP_IMAGE:
+            return "image", "avif" if brand.startswith(b"avi") else "heic"
+        if brand in _FTYP_AUDIO:
+            return "audio", "m4a"
+        if brand == b"qt  ":
+            return "video", "mov"
+        if brand.startswith(b"3g"):
+            return "video", "3gp"
+        return "video", "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video", "webm" if b"webm" in head else "mkv"
+    if head.startswith(b"FLV\x01"):
+        return "video", "flv"
+    if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):
+        return "video", "mpeg"
+    if len(data) > 188 and data[0] == 0x47 and data[188] == 0x47:
+        return "video", "ts"
+    return None
+
+
+def sniff_kind(data: bytes) -> str | None:
+    """``image``, ``audio`` or ``video`` from the magic bytes; None when unknown."""
+    found = sniff(data)
+    return found[0] if found else None
+
+
+def _mislabelled(name: str, wanted: str, found: tuple[str, str]) -> InvalidRequest:
+    kind, fmt = found
+    return InvalidRequest(
+        f"{name} was given as {wanted} but its bytes look like {_ARTICLE[kind]} ({fmt.upper()}). "
+        f"Pass it with {_OPTION[kind]}, or check that the right file was attached."
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """A decoder's complaint in a few words: no object reprs, no errno numbers."""
+    if type(exc).__name__ == "UnidentifiedImageError":
+        return "format not recognised"
+    text = getattr(exc, "strerror", None) or str(exc)
+    text = text.strip().splitlines()[0] if text.strip() else ""
+    return text or type(exc).__name__
+
+
+# --- images ------------------------------------------------------------------------------
+
+def probe_image(data: bytes, name: str) -> MediaInfo:
+    """Size and format of an encoded image; InvalidRequest when Pillow cannot read it."""
+    found = sniff(data)
+    if found and found[0] != "image":
+        raise _mislabelled(name, "an image", found)
+    from PIL import Image  # lazy: Pillow is heavy
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            width, height = im.size
+            fmt = (im.format or "").lower() or None
+            # verify() walks the file (PNG chunk CRCs, ...) without decoding every pixel.
+            im.verify()
+    except Image.DecompressionBombError as exc:
+        raise InvalidRequest(
+            f"{name} is too large for Pillow to open safely ({exc}). "
+            "Resize it to a few thousand pixels per side; the service shrinks images anyway."
+        ) from None
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
+        raise InvalidRequest(
+            f"{name} is not an image Pillow can read ({_reason(exc)}). "
+            "Attach a PNG, JPEG, WEBP, GIF or BMP file, or check that the file is complete."
+        ) from None
+    if fmt == "mpo":  # a JPEG with extra pictures (phone cameras): the service sees a JPEG
+        fmt = "jpeg"
+    mime = MIMES.get(fmt or "") or Image.MIME.get((fmt or "").upper())
+    return MediaInfo("image", len(data), fmt, mime, width=width, height=height)
+
+
+# --- audio -------------------------------------------------------------------------------
+
+_SF_FORMATS = {"wavex": "wav", "rf64": "wav", "w64": "wav", "mpeg": "mp3", "aiff": "aiff"}
+
+
+def probe_audio(data: bytes, name: str) -> MediaInfo:
+    """Duration and real format of an audio file; InvalidRequest naming the file otherwise."""
+    found = sniff(data)
+    if found and found[0] == "image":
+        raise _mislabelled(name, "audio", found)
+    measured = _soundfile_seconds(data)
+    if measured is not None:
+        sf_format, seconds = measured
+        fmt = found[1] if found else _SF_FORMATS.get(sf_format.lower(), sf_format.lower())
+        return MediaInfo("audio", len(data), fmt, MIMES.get(fmt), seconds=seconds)
+    try:
+        import av  # lazy, optional: the video extra
+    except ImportError:
+        if found and found[0] == "video":
+            raise _mislabelled(name, "audio", found) from None
+        if found:
+            raise InvalidRequest(
+                f"{name} is {found[1].upper()} audio, which soundfile cannot measure. To read "
+                f"mp3/m4a/aac durations, install the video extra: {VIDEO_EXTRA} (PyAV); "
+                "or convert it to wav or flac."
+            ) from None
+        raise InvalidRequest(
+            f"{name} is not audio soundfile can read. If it is mp3/m4a/aac, install the video "
+            f"extra: {VIDEO_EXTRA} (PyAV) to read its duration; otherwise check the file."
+        ) from None
+    return _av_audio(av, data, name, found)
+
+
+def _soundfile_seconds(data: bytes) -> tuple[str, float] | None:
+    """(soundfile's format name, seconds), or None when soundfile cannot read the data."""
+    import soundfile as sf  # lazy: loads libsndfile
+
+    try:
+        info = sf.info(io.BytesIO(data))
+    except Exception:  # LibsndfileError (a RuntimeError), TypeError on odd headers, ...
+        return None
+    if not info.samplerate or not 0 <= info.frames < 2**62:  # huge: length unknown
+        return None
+    return info.format, info.frames / info.samplerate
+
+
+def _av_audio(av: Any, data: bytes, name: str, found: tuple[str, str] | None) -> MediaInfo:
+    container = _av_open(av, io.BytesIO(data), name, "audio")
+    try:
+        if not container.streams.audio:
+            if container.streams.video:
+                raise _mislabelled(name, "audio", ("video", found[1] if found else "video"))
+            raise InvalidRequest(f"{name} has no sound track PyAV can find. Attach an audio file.")
+        if container.streams.video and not _only_cover_art(container):
+            fmt = found[1] if found else _av_format(container.format.name)
+            raise InvalidRequest(
+                f"{name} is a video ({fmt.upper()}) with a sound track, given as audio. "
+                "Pass it with --video (its sound is understood too), or extract the sound "
+                "to an audio file."
+            )
+        stream = container.streams.audio[0]
+        seconds = _duration(container, stream)
+        if seconds is None:
+            seconds = _demux_seconds(container, stream)
+        fmt = found[1] if found else _av_format(container.format.name)
+        if fmt == "mp4":
+            fmt = "m4a"  # an MPEG-4 container with only sound is an m4a file
+    except av.error.FFmpegError as exc:
+        raise InvalidRequest(f"{name} is not audio PyAV can read ({_reason(exc)}).") from None
+    finally:
+        container.close()
+    return MediaInfo("audio", len(data), fmt, MIMES.get(fmt), seconds=seconds)
+
+
+_ATTACHED_PIC = 0x400  # AV_DISPOSITION_ATTACHED_PIC: album art, not a picture track
+
+
+def _is_cover(stream: Any) -> bool:
+    return bool(int(getattr(stream, "disposition", 0) or 0) & _ATTACHED_PIC)  # PyAV >= 13
+
+
+def _only_cover_art(container: Any) -> bool:
+    # mp3/m4a files carry album art as a one-picture "video" stream.
+    return all(_is_cover(s) for s in container.streams.video)
+
+
+# --- video -------------------------------------------------------------------------------
+
+VideoSource = Union[bytes, bytearray, str, Path]
+
+
+def probe_video(data_or_path: VideoSource, name: str) -> MediaInfo:
+    """Pixels, frames, fps, seconds and sound track of a video file (bytes or a local path)."""
+    if isinstance(data_or_path, (bytes, bytearray, memoryview)):
+        data = bytes(data_or_path)
+        head, nbytes, source = data[:512], len(data), io.BytesIO(data)
+    else:
+        path = Path(data_or_path)
+        try:
+            nbytes = path.stat().st_size
+            with path.open("rb") as f:
+                head = f.read(512)
+        except OSError as exc:
+            raise InvalidRequest(
+                f"Cannot read {name}: {exc.strerror or exc}. Check the path."
+            ) from None
+        source = str(path)  # PyAV reads the file itself: nothing is loaded into memory
+    found = sniff(head)
+    if found and found[0] == "image":
+        raise _mislabelled(name, "a video", found)
+    try:
+        import av  # lazy, optional: the video extra
+    except ImportError:
+        raise InvalidRequest(
+            f"Reading video needs PyAV: {VIDEO_EXTRA} (needed to measure {name})."
+        ) from None
+    container = _av_open(av, source, name, "video")
+    try:
+        video = [s for s in container.streams.video if not _is_cover(s)]
+        if not video:
+            if container.streams.audio:
+                raise _mislabelled(name, "a video", ("audio", found[1] if found else "audio"))
+            raise InvalidRequest(f"{name} has no picture PyAV can find. Attach a video file.")
+        stream = video[0]
+        ctx = stream.codec_context
+        width, height = (ctx.width or None), (ctx.height or None)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else None
+        seconds = _duration(container, stream)
+        frames = int(stream.frames or 0)
+        if not frames and seconds is not None and fps:
+            frames = round(seconds * fps)
+        audio = container.streams.audio
+        audio_seconds = _duration(container, audio[0]) if audio else None
+        fmt = found[1] if found else _av_format(container.format.name)
+    except av.error.FFmpegError as exc:
+        raise InvalidRequest(f"{name} is not a video PyAV can read ({_reason(exc)}).") from None
+    finally:
+        container.close()
+    return MediaInfo(
+        "video", nbytes, fmt, MIMES.get(fmt), width=width, height=height, seconds=seconds,
+        fps=fps, frames=frames or None, has_audio=bool(audio), audio_seconds=audio_seconds,
+    )
+
+
+# --- PyAV helpers ------------------------------------------------------------------------
+
+def _av_open(av: Any, source: Any, name: str, wanted: str) -> Any:
+    try:
+        return av.open(source, "r")
+    except Exception as exc:  # InvalidDataError, EOFError, OSError...: never a raw traceback
+        raise InvalidRequest(
+            f"{name} is not {'audio' if wanted == 'audio' else 'a video'} PyAV can read "
+            f"({_reason(exc)}). Check that the file is complete and really "
+            f"{'an audio file' if wanted == 'audio' else 'a video'}."
+        ) from None
+
+
+def _duration(container: Any, stream: Any) -> float | None:
+    """Seconds of ``stream``, else of the whole container; None when neither says."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1_000_000  # AV_TIME_BASE: microseconds
+    return None
+
+
+def _demux_seconds(container: Any, stream: Any) -> float | None:
+    """Last packet's end time: for raw streams whose header states no duration."""
+    end = None
+    for packet in container.demux(stream):
+        if packet.pts is None:
+            continue
+        stop = packet.pts + (packet.duration or 0)
+        end = stop if end is None else max(end, stop)
+    if end is None or not stream.time_base:
+        return None
+    return float(Fraction(end) * stream.time_base)
+
+
+_AV_NAMES = {
+    "mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "mkv", "mpegts": "ts",
+    "mp3": "mp3", "wav": "wav", "flac": "flac", "ogg": "ogg", "aac": "aac", "amr": "amr",
+    "aiff": "aiff", "avi": "avi", "flv": "flv", "mpeg": "mpeg", "caf": "caf",
+}
+
+
+def _av_format(av_name: str) -> str:
+    return _AV_NAMES.get(av_name, av_name.split(",")[0])
