@@ -1,94 +1,376 @@
-"""Attachment: one piece of media for a user message, turned into a content part.
+"""Attachment: one piece of media for a user message, measured, checked and encoded.
 
-A source is a URL (passed through untouched), a local path, or raw bytes; local
-data becomes a base64 data URL the way the service's documentation shows.
+A source is a URL (passed through untouched: it cannot be measured here), a
+local path, raw bytes, a PIL image, a numpy array (an image, or audio with
+``rate``) or a ``(samples, rate)`` tuple. Local data is sent as a base64 data
+URL the way the service's documentation shows, but never built as one big
+string: the body carries an ``InlineData`` that is base64-encoded chunk by
+chunk while the request is written (see ``body.py``).
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import InvalidRequest
 
+if TYPE_CHECKING:
+    from .catalog import Model
+    from .probe import MediaInfo
+    from .tokens import TokenEstimate
+
 KINDS = ("image", "audio", "video", "frames")
-Source = Union[str, Path, bytes]
+URL_SCHEMES = ("http://", "https://", "oss://", "data:")
+READ_CHUNK = 3 * 1024 * 1024  # a multiple of 3, so chunk-by-chunk base64 needs no padding until the end
 
 
 def is_url(source: object) -> bool:
-    return isinstance(source, str) and source.startswith(("http://", "https://", "oss://", "data:"))
+    return isinstance(source, str) and source.startswith(URL_SCHEMES)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
+class InlineData:
+    """Local bytes to send as ``prefix + base64(data)``, read and encoded lazily."""
+
+    prefix: str  # "data:image/png;base64," or "data:;base64," as the seed shows
+    name: str
+    nbytes: int
+    path: Path | None = None
+    data: bytes | None = None
+
+    @property
+    def encoded_length(self) -> int:
+        return len(self.prefix) + 4 * ((self.nbytes + 2) // 3)
+
+    def raw_chunks(self, size: int = READ_CHUNK) -> Iterator[bytes]:
+        if self.data is not None:
+            view = memoryview(self.data)
+            for start in range(0, len(view), size):
+                yield bytes(view[start:start + size])
+            return
+        assert self.path is not None
+        with open(self.path, "rb") as handle:
+            while chunk := handle.read(size):
+                yield chunk
+
+    def encoded_chunks(self, size: int = READ_CHUNK) -> Iterator[bytes]:
+        """``prefix`` then the base64 text, in pieces; only the last piece carries padding."""
+        yield self.prefix.encode("ascii")
+        for chunk in self.raw_chunks(size):
+            yield base64.b64encode(chunk)
+
+    def read(self) -> bytes:
+        return self.data if self.data is not None else b"".join(self.raw_chunks())
+
+    def as_url(self) -> str:
+        """The whole data URL as one string (small data, and tests)."""
+        return b"".join(self.encoded_chunks()).decode("ascii")
+
+    def __repr__(self) -> str:
+        return f"<{self.name}: {self.nbytes:,} bytes inline>"
+
+
+@dataclass(eq=False)
 class Attachment:
     """Media to attach: ``kind`` is image | audio | video | frames.
 
-    ``source`` is a URL, a path or bytes; for ``frames`` it is a list of those.
+    ``source`` is a URL, a path, bytes, a PIL image, a numpy array or a
+    ``(samples, rate)`` tuple; for ``frames`` it is a list of image sources.
+    ``rate`` is the sample rate of audio given as a numpy array.
     """
 
     kind: str
-    source: Source | list[Source]
+    source: Any
     name: str | None = None
-    mime: str | None = None
-    _url: str | list[str] | None = field(default=None, init=False, repr=False)
+    rate: int | None = None
+    _local: list[InlineData | str] | None = field(default=None, init=False, repr=False)
+    _info: list[MediaInfo | None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise InvalidRequest(f"Unknown attachment kind {self.kind!r}: use one of {', '.join(KINDS)}.")
-        if self.kind == "frames" and not isinstance(self.source, (list, tuple)):
-            raise InvalidRequest("A frames attachment takes a list of images (paths, URLs or bytes).")
+        if self.kind == "frames":
+            if isinstance(self.source, (str, bytes, Path)) or not hasattr(self.source, "__len__"):
+                raise InvalidRequest("A frames attachment takes a list of images (paths, URLs, bytes or arrays).")
+            self.source = list(self.source)
         if self.name is None:
-            first = self.source[0] if isinstance(self.source, (list, tuple)) and self.source else self.source
-            self.name = Path(str(first)).name if isinstance(first, (str, Path)) else f"<{self.kind}>"
+            self.name = _name_of(self.source[0] if self.kind == "frames" and self.source else self.source, self.kind)
 
     @property
     def modality(self) -> str:
         """The modality it counts as: frames are a video."""
         return "video" if self.kind == "frames" else self.kind
 
-    def url(self) -> str | list[str]:
-        """The URL (or data URL) the content part carries; local data is read once."""
-        if self._url is None:
-            if isinstance(self.source, (list, tuple)):
-                self._url = [_to_url(s, "image", None) for s in self.source]
-            else:
-                self._url = _to_url(self.source, self.kind, self.mime)
-        return self._url
+    @property
+    def sources(self) -> list[Any]:
+        return self.source if self.kind == "frames" else [self.source]
+
+    # -- encoding ------------------------------------------------------------------------------
+    def items(self) -> list[InlineData | str]:
+        """Each source as a URL string or as InlineData (local files are not read yet)."""
+        if self._local is None:
+            item_kind = "image" if self.kind == "frames" else self.kind
+            self._local = [
+                _to_item(s, item_kind, _name_of(s, item_kind, i) if self.kind == "frames" else self.name, self.rate)
+                for i, s in enumerate(self.sources)
+            ]
+        return self._local
 
     def to_part(self) -> dict[str, Any]:
         """The content part for the request body, as the service's documentation shows it."""
-        url = self.url()
+        items = self.items()
+        first = items[0]
         if self.kind == "image":
-            return {"type": "image_url", "image_url": {"url": url}}
+            return {"type": "image_url", "image_url": {"url": first}}
         if self.kind == "audio":
-            return {"type": "input_audio", "input_audio": {"data": url, "format": self.audio_format()}}
+            return {"type": "input_audio", "input_audio": {"data": first, "format": self.audio_format()}}
         if self.kind == "video":
-            return {"type": "video_url", "video_url": {"url": url}}
-        return {"type": "video", "video": list(url)}
+            return {"type": "video_url", "video_url": {"url": first}}
+        return {"type": "video", "video": list(items)}
 
     def audio_format(self) -> str:
-        name = self.name or ""
-        suffix = Path(name.split("?")[0]).suffix.lower().lstrip(".")
+        """The container format the service is told: measured when local, else the URL's suffix."""
+        info = self.probe()[0]
+        if info is not None and info.format:
+            return info.format
+        suffix = Path(str(self.name).split("?")[0]).suffix.lower().lstrip(".")
         return suffix or "wav"
 
+    # -- measuring and checking ----------------------------------------------------------------
+    def probe(self) -> list[MediaInfo | None]:
+        """Measurements of each local source (None for a URL, which cannot be measured here)."""
+        if self._info is None:
+            from . import probe
 
-def _to_url(source: Source, kind: str, mime: str | None) -> str:
+            infos: list[MediaInfo | None] = []
+            for item in self.items():
+                if isinstance(item, str):
+                    infos.append(None)
+                elif self.kind == "video":
+                    infos.append(probe.probe_video(item.path or item.data, item.name))
+                elif self.kind == "audio":
+                    infos.append(probe.probe_audio(item.read(), item.name))
+                else:
+                    infos.append(probe.probe_image(item.read(), item.name))
+            self._info = infos
+        return self._info
+
+    def check(self, model: Model) -> list[str]:
+        """Refuse what the model's limits forbid (InvalidRequest); return warnings."""
+        from . import limits
+
+        family = model.family
+        warnings: list[str] = []
+        infos = self.probe()
+        if self.kind == "frames":
+            limits.check_frames(len(infos), family)
+        for item, info in zip(self.items(), infos):
+            if info is None:
+                continue
+            name = item.name if isinstance(item, InlineData) else self.name
+            if self.kind in ("image", "frames"):
+                warnings += limits.check_image(info, name)
+            elif self.kind == "audio":
+                warnings += limits.check_audio(info, name, family)
+            else:
+                warnings += limits.check_video(info, name, family)
+            if isinstance(item, InlineData):
+                note = limits.inline_warning(item.nbytes, name)
+                if note:
+                    warnings.append(note)
+        return warnings
+
+    def estimate(self, model: Model, into: TokenEstimate) -> None:
+        """Add this attachment's token estimate (per part) to ``into``."""
+        from . import tokens
+
+        infos = self.probe()
+        label = f"{self.kind} {self.name}"
+        if any(info is None for info in infos):
+            into.add(label, self.modality, 0, "not counted: passed by URL")
+            return
+        if self.kind == "image":
+            info = infos[0]
+            into.add(label, "image", tokens.image_tokens(info.width, info.height, model=model.id),
+                     tokens.image_method(model.id))
+        elif self.kind == "frames":
+            first = infos[0]
+            into.add(f"frames ({len(infos)}) {self.name}", "video",
+                     tokens.frames_tokens(first.width, first.height, len(infos), model=model.id),
+                     tokens.video_method(model.id))
+        elif self.kind == "audio":
+            into.add(label, "audio", tokens.audio_tokens(infos[0].seconds or 0.0, model=model.id),
+                     tokens.audio_method(model.id))
+        else:
+            info = infos[0]
+            into.add(label, "video",
+                     tokens.video_tokens(info.width, info.height, info.frames, info.fps, model=model.id),
+                     tokens.video_method(model.id))
+            if info.has_audio:
+                into.add(f"sound of {self.name}", "audio",
+                         tokens.audio_tokens(info.audio_seconds or info.seconds or 0.0, model=model.id),
+                         tokens.audio_method(model.id))
+
+
+# -- sources -----------------------------------------------------------------------------------
+def _name_of(source: Any, kind: str, index: int | None = None) -> str:
+    if isinstance(source, (str, Path)) and not str(source).startswith("data:"):
+        return Path(str(source).split("?")[0]).name or str(source)
+    suffix = "" if index is None else f" {index + 1}"
+    return f"<{type(source).__name__} {kind}{suffix}>"
+
+
+def _to_item(source: Any, kind: str, name: str, rate: int | None) -> InlineData | str:
     if is_url(source):
         return str(source)
-    if isinstance(source, bytes):
-        data = source
-        name = None
-    else:
+    if isinstance(source, (str, Path)):
         path = Path(source).expanduser()
         if not path.is_file():
-            raise InvalidRequest(f"Cannot attach {str(source)!r}: no such file. Give a path, a URL or bytes.")
-        data = path.read_bytes()
-        name = path.name
-    if mime is None and kind == "image":
-        mime = (mimetypes.guess_type(name)[0] if name else None) or "image/png"
-    # Audio and video files go as "data:;base64," exactly as the service's examples show.
-    prefix = f"data:{mime};base64," if kind == "image" and mime else "data:;base64,"
-    return prefix + base64.b64encode(data).decode("ascii")
+            raise InvalidRequest(
+                f"Cannot attach {str(source)!r}: no such file. Give a path, a URL, or the name of "
+                "a variable holding an image, audio or bytes."
+            )
+        return InlineData(_prefix(kind, path.name, None), name, path.stat().st_size, path=path)
+    data = _to_bytes(source, kind, name, rate)
+    return InlineData(_prefix(kind, None, data), name, len(data), data=data)
+
+
+def _prefix(kind: str, filename: str | None, data: bytes | None) -> str:
+    if kind != "image":
+        return "data:;base64,"  # audio and video go exactly as the service's examples show
+    mime = mimetypes.guess_type(filename)[0] if filename else None
+    if mime is None and data is not None:
+        from .probe import probe_image
+
+        mime = probe_image(data, "image").mime
+    return f"data:{mime or 'image/png'};base64,"
+
+
+def _to_bytes(source: Any, kind: str, name: str, rate: int | None) -> bytes:
+    """bytes, a PIL image, a numpy array or a (samples, rate) tuple, as file bytes."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, tuple) and len(source) == 2 and kind == "audio":
+        source, rate = source
+    module = type(source).__module__
+    if module.startswith("PIL."):
+        if kind != "image":
+            raise InvalidRequest(f"{name} is an image; attach it with -i/--image, not as {kind}.")
+        return _png(source)
+    if module == "numpy":
+        if kind == "audio":
+            return _wav(source, rate, name)
+        if kind == "image":
+            from PIL import Image
+
+            try:
+                return _png(Image.fromarray(_as_uint8(source)))
+            except (TypeError, ValueError) as exc:
+                raise InvalidRequest(
+                    f"{name} cannot be read as an image ({exc}): give an H×W or H×W×3/4 array."
+                ) from None
+        raise InvalidRequest(f"A numpy array cannot be attached as a {kind}: save it to a file first.")
+    raise InvalidRequest(
+        f"Cannot attach {name} ({type(source).__name__}): give a path, a URL, bytes, a PIL image "
+        "or a numpy array."
+    )
+
+
+def _png(image: Any) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _as_uint8(array: Any) -> Any:
+    import numpy as np
+
+    if array.dtype == np.uint8:
+        return array
+    if np.issubdtype(array.dtype, np.floating):  # 0..1 floats, the matplotlib convention
+        return (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
+    return np.clip(array, 0, 255).astype(np.uint8)
+
+
+def _wav(samples: Any, rate: int | None, name: str) -> bytes:
+    import numpy as np
+    import soundfile as sf
+
+    if not rate:
+        raise InvalidRequest(
+            f"{name} is audio samples without a sample rate: pass --rate N, or a (samples, rate) tuple."
+        )
+    array = np.asarray(samples)
+    if array.ndim == 2 and array.shape[0] < array.shape[1] and array.shape[0] <= 8:
+        array = array.T  # (channels, frames), the librosa convention, to soundfile's (frames, channels)
+    if array.ndim not in (1, 2):
+        raise InvalidRequest(f"{name} has shape {array.shape}: audio must be 1-D or 2-D samples.")
+    out = io.BytesIO()
+    sf.write(out, array, int(rate), format="WAV", subtype="PCM_16")
+    return out.getvalue()
+
+
+# -- option values -----------------------------------------------------------------------------
+def natural_key(text: str) -> list[Any]:
+    """Sort key that puts frame2 before frame10."""
+    import re
+
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def expand(value: str) -> list[str]:
+    """A glob pattern's matches in natural order; any other value as it is."""
+    import glob
+
+    if is_url(value) or not any(ch in value for ch in "*?["):
+        return [value]
+    matches = sorted(glob.glob(str(Path(value).expanduser())), key=natural_key)
+    if not matches:
+        raise InvalidRequest(f"No file matches {value!r}.")
+    return matches
+
+
+def from_options(
+    *,
+    images: list[str] | None = None,
+    audio: str | None = None,
+    video: str | None = None,
+    frames: list[str] | None = None,
+    rate: int | None = None,
+    namespace: dict[str, Any] | None = None,
+) -> list[Attachment]:
+    """Attachments from option values: paths, URLs, globs, or names of variables in ``namespace``."""
+    namespace = namespace or {}
+
+    def resolve(value: str) -> list[Any]:
+        if value.isidentifier() and value in namespace:
+            return [namespace[value]]
+        return expand(value)
+
+    def named(value: str) -> str | None:
+        return value if value.isidentifier() and value in namespace else None
+
+    out: list[Attachment] = []
+    for value in images or ():
+        out += [Attachment("image", s, name=named(value)) for s in resolve(value)]
+    if audio:
+        sources = resolve(audio)
+        if len(sources) != 1:
+            raise InvalidRequest(f"-a/--audio takes one file; {audio!r} matches {len(sources)}.")
+        out.append(Attachment("audio", sources[0], name=named(audio), rate=rate))
+    if video:
+        sources = resolve(video)
+        if len(sources) != 1:
+            raise InvalidRequest(f"--video takes one file; {video!r} matches {len(sources)}. Use --frames for images.")
+        out.append(Attachment("video", sources[0], name=named(video)))
+    if frames:
+        sources = [s for value in frames for s in resolve(value)]
+        if len(sources) == 1 and isinstance(sources[0], (list, tuple)):
+            sources = list(sources[0])  # a variable holding a list of frames
+        out.append(Attachment("frames", sources, name=frames[0] if len(frames) == 1 else None))
+    return out

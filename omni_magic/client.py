@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import httpx
 
 from . import api_errors, backend, catalog
+from .body import EncodedBody
 from .errors import ConnectError, OmniError, ProtocolError, StreamCutShort, StreamError
 from ._version import __version__
 from .events import Event, Finished, Started, events_from_chunk
@@ -132,17 +133,17 @@ class OmniClient:
 
     def send(self, request: ChatRequest) -> Iterator[Event]:
         """Post a prepared request; the returned generator yields its events."""
-        content = json.dumps(request.body, ensure_ascii=False).encode()
         url = f"{self.base_url}/chat/completions"
-        return self._events(url, content)
+        return self._events(url, EncodedBody(request.body))
 
     # -- the stream --------------------------------------------------------------------------
-    def _events(self, url: str, content: bytes) -> Iterator[Event]:
+    def _events(self, url: str, content: EncodedBody) -> Iterator[Event]:
         attempt = 0
         while True:
             produced = False
             try:
-                http_request = self._http.build_request("POST", url, content=content, headers=self.headers())
+                headers = {**self.headers(), "Content-Length": str(len(content))}
+                http_request = self._http.build_request("POST", url, content=content, headers=headers)
                 response = self._http.send(http_request, stream=True)
             except httpx.TransportError as exc:
                 if attempt < self.max_retries:

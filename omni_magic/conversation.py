@@ -14,6 +14,7 @@ class Turn:
     answer: str
     model: str
     key: str | None = None  # identifies the cell that asked, so a re-run can replace it
+    media_tokens: dict[str, int] = field(default_factory=dict)  # estimated when first sent
 
 
 @dataclass
@@ -29,15 +30,26 @@ class Conversation:
             out.append({"role": "assistant", "content": [{"type": "text", "text": turn.answer}]})
         return out
 
-    def record(self, user: dict[str, Any], answer: str, model: str, key: str | None = None) -> None:
+    def record(
+        self, user: dict[str, Any], answer: str, model: str, key: str | None = None,
+        media_tokens: dict[str, int] | None = None,
+    ) -> None:
         """Add a turn; a turn from the same cell (same ``key``) replaces the earlier one."""
-        turn = Turn(user=user, answer=answer, model=model, key=key)
+        turn = Turn(user=user, answer=answer, model=model, key=key, media_tokens=media_tokens or {})
         if key is not None:
             for i, old in enumerate(self.turns):
                 if old.key == key:
                     self.turns[i] = turn
                     return
         self.turns.append(turn)
+
+    def media_tokens(self) -> dict[str, int]:
+        """Estimated tokens of the media earlier turns carry (sent again with the history)."""
+        total: dict[str, int] = {}
+        for turn in self.turns:
+            for modality, count in turn.media_tokens.items():
+                total[modality] = total.get(modality, 0) + count
+        return total
 
     def reset(self) -> None:
         self.turns.clear()

@@ -16,6 +16,7 @@ from traitlets import Bool, Enum, Float, Int, Unicode
 
 from . import backend, catalog, view
 from .client import OmniClient
+from .attachments import from_options
 from .conversation import Conversation
 from .errors import Interrupted, OmniError
 from .request import elide_media
@@ -35,6 +36,15 @@ Examples::
 
     %%omni --dry-run --system "Answer in French."
     What is a Jupyter kernel?
+
+    %%omni -i cat.png -i https://example.com/dog.jpg
+    What do these two pictures have in common?
+
+    %%omni -a interview.mp3
+    Summarize this recording.
+
+    %%omni --frames "frames/*.jpg"
+    Describe what happens.
 
 Line forms: ``%omni models``, ``%omni voices [MODEL]``, ``%omni history``,
 ``%omni reset``, ``%omni config``.
@@ -75,6 +85,12 @@ class OmniMagics(Magics):
     @argument("-v", "--voice", help="Voice for the speech (%%omni voices MODEL lists them).")
     @argument("--think", action="store_true", default=None, help="Thinking mode: reasoning shown apart; text only.")
     @argument("--text-only", action="store_true", help="No speech for this cell.")
+    @argument("-i", "--image", action="append", metavar="SOURCE",
+              help="Attach an image: path, URL, glob, or a variable (PIL image, array, bytes). Repeatable.")
+    @argument("-a", "--audio", metavar="SOURCE", help="Attach one audio file: path, URL, or a variable (array with --rate, (samples, rate), bytes).")
+    @argument("--video", metavar="SOURCE", help="Attach one video file: path, URL, or a variable holding bytes.")
+    @argument("--frames", nargs="+", metavar="SOURCE", help="Attach a video as a list of frames: paths, URLs, globs (natural order) or a variable.")
+    @argument("--rate", type=int, help="Sample rate of audio given as a numpy array.")
     @argument("--system", help="System message for this cell.")
     @argument("--max-tokens", type=int, help="Cap on output tokens.")
     @argument("--region", choices=["intl", "cn"], help="DashScope region.")
@@ -91,6 +107,7 @@ class OmniMagics(Magics):
             raise
         except Exception as exc:  # argparse can raise odd things on odd lines
             raise UsageError(f"Could not read the options: {exc}. See %%omni? for help.") from None
+        _unquote(args)
         if cell is None:
             return self._line(args)
         if args.command:
@@ -121,12 +138,21 @@ class OmniMagics(Magics):
         client = self._client_for(args.region or self.region, args.base_url or self.base_url or None)
         if args.new:
             self.conversation.reset()
+        attachments = from_options(
+            images=args.image, audio=args.audio, video=args.video, frames=args.frames,
+            rate=args.rate, namespace=self.shell.user_ns,
+        )
         request = client.prepare(
             prompt.strip(), model=model, voice=voice if speech else None, audio=speech,
-            thinking=thinking, history=self.conversation.messages(),
+            thinking=thinking, attachments=attachments, history=self.conversation.messages(),
+            history_tokens=self.conversation.media_tokens(),
             system=(args.system if args.system is not None else self.system) or None,
             max_tokens=args.max_tokens if args.max_tokens is not None else (self.max_tokens or None),
         )
+        if attachments:
+            view.show_previews(attachments)
+        for warning in request.warnings:
+            view.show(view.Notice(warning, "warn"))
         if args.dry_run:
             return self._dry_run(client, request)
 
@@ -157,15 +183,16 @@ class OmniMagics(Magics):
         elif args.save:
             view.show(view.Notice("No speech to save: this answer was text only.", "warn"))
         if response.error is None and response.text:
-            self.conversation.record(request.user_message, response.text, request.model)
+            media = {m: n for m, n in request.estimate.by_modality().items() if m != "text"}
+            self.conversation.record(request.user_message, response.text, request.model, media_tokens=media)
 
     def _dry_run(self, client: OmniClient, request: Any) -> None:
         endpoint = (
             "<embedded emulator, started on the first real request>/chat/completions"
             if client.emulated else f"{client.base_url}/chat/completions"
         )
-        view.show(view.Notice(f"Dry run: nothing was sent. Prompt estimate: {request.estimate.total} tokens "
-                              f"({request.estimate.parts[0].method})."))
+        view.show(view.Notice("Dry run: nothing was sent."))
+        view.show(view.EstimateTable(request.estimate))
         view.show(view.RequestPreview(endpoint, client.headers(masked=True), elide_media(request.body)))
 
     # -- line forms ------------------------------------------------------------------------------
@@ -214,6 +241,20 @@ class OmniMagics(Magics):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _unquote(args: Any) -> None:
+    """Drop the quotes IPython's option splitter leaves on values ('a b', "x/*.png")."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            return value[1:-1]
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    for name, value in vars(args).items():
+        setattr(args, name, strip(value))
 
 
 def _has_widget_frontend(shell: Any) -> bool:

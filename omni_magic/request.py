@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import catalog, tokens
-from .attachments import Attachment
+from .attachments import Attachment, InlineData
 from .errors import InvalidRequest
 
 # Fields the checks above decide; a pass-through keyword may not set them behind their back.
@@ -32,6 +32,7 @@ class ChatRequest:
     thinking: bool
     estimate: tokens.TokenEstimate = field(default_factory=tokens.TokenEstimate)
     user_message: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def build_request(
@@ -47,6 +48,7 @@ def build_request(
     max_tokens: int | None = None,
     region: str | None = None,
     allow_unknown_model: bool = False,
+    history_tokens: dict[str, int] | None = None,
     **extra: Any,
 ) -> ChatRequest:
     """Check the combination and return the body. Raises InvalidRequest naming the fix.
@@ -139,9 +141,25 @@ def build_request(
         body["max_tokens"] = max_tokens
     body.update(extra)
 
+    warnings: list[str] = []
+    est = estimate(messages)
+    if history_tokens:
+        for modality, count in history_tokens.items():
+            est.add(f"{modality} in earlier turns", modality, count, "estimated when first sent")
+    for attachment in attachments:
+        if info is not None:
+            warnings += attachment.check(info)
+        attachment.estimate(info or catalog.get_model(catalog.DEFAULT_MODEL), est)
+    if info is not None and est.total > info.input_limit(thinking):
+        mode = "in thinking mode " if thinking else ""
+        warnings.append(
+            f"The estimate ({est.total:,} tokens) exceeds {info.id}'s input limit {mode}of "
+            f"{info.input_limit(thinking):,}: the service will likely refuse it. Use fewer or "
+            "smaller media, or start a new conversation (--new)."
+        )
     return ChatRequest(
         body=body, model=model_id, audio=audio, voice=voice, thinking=thinking,
-        estimate=estimate(messages), user_message=user,
+        estimate=est, user_message=user, warnings=warnings,
     )
 
 
@@ -211,6 +229,8 @@ def elide_media(body: dict[str, Any], keep: int = 48) -> dict[str, Any]:
     """A copy of the body with data URLs shortened, for showing (--dry-run)."""
 
     def walk(value: Any) -> Any:
+        if isinstance(value, InlineData):
+            return f"{value.prefix}…<{value.nbytes:,} bytes of {value.name}>"
         if isinstance(value, dict):
             return {k: walk(v) for k, v in value.items()}
         if isinstance(value, list):

@@ -9,6 +9,7 @@ audio, table), so a saved notebook shows the answer without widget state.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import sys
@@ -109,6 +110,59 @@ def usage_rows(response: OmniResponse) -> list[tuple[str, int | None, int | None
         rows.append((f"  {key.removesuffix('_tokens')}", None, value))
     rows.append(("total", None, usage.get("total_tokens")))
     return rows
+
+
+class EstimateTable:
+    """--dry-run: the token estimate of each part of the prompt, and how it was made."""
+
+    def __init__(self, estimate: Any) -> None:
+        self.rows = [(p.label, p.modality, p.tokens, p.method) for p in estimate.parts]
+        self.total = estimate.total
+
+    def _repr_html_(self) -> str:
+        body = "".join(
+            f"<tr><td style='text-align:left'>{html.escape(label)}</td><td>{html.escape(modality)}</td>"
+            f"<td>{tokens:,}</td><td style='text-align:left'>{html.escape(method)}</td></tr>"
+            for label, modality, tokens, method in self.rows
+        )
+        return (
+            "<table class='omni-estimate'><tr><th style='text-align:left'>part</th><th>modality</th>"
+            f"<th>tokens</th><th style='text-align:left'>how</th></tr>{body}"
+            f"<tr><td style='text-align:left'><b>total</b></td><td></td><td><b>{self.total:,}</b></td><td></td></tr></table>"
+        )
+
+    def __repr__(self) -> str:
+        lines = [f"{label} [{modality}]: {tokens:,} ({method})" for label, modality, tokens, method in self.rows]
+        return "\n".join(lines + [f"estimated prompt total: {self.total:,} tokens"])
+
+
+class Previews:
+    """Thumbnails, waveforms and frame strips of the attachments, as static HTML."""
+
+    def __init__(self, attachments: list[Any]) -> None:
+        from .preview import previews
+
+        self.items = [item for a in attachments for item in previews(a)]
+
+    def _repr_html_(self) -> str:
+        cells = []
+        for caption, png in self.items:
+            picture = (
+                f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}' style='display:block'>"
+                if png else ""
+            )
+            cells.append(
+                f"<figure style='display:inline-block;margin:2px 8px 2px 0;vertical-align:top'>{picture}"
+                f"<figcaption style='font-size:0.8em;color:#555'>{html.escape(caption)}</figcaption></figure>"
+            )
+        return "<div class='omni-previews'>" + "".join(cells) + "</div>"
+
+    def __repr__(self) -> str:
+        return "Attached: " + "; ".join(caption for caption, _ in self.items)
+
+
+def show_previews(attachments: list[Any]) -> None:
+    display(Previews(attachments))
 
 
 class RequestPreview:

@@ -8,7 +8,10 @@ import base64
 import pytest
 
 from omni_magic import catalog
+import media
 from omni_magic.attachments import Attachment
+from omni_magic import tokens
+from omni_magic.body import to_json
 from omni_magic.errors import InvalidRequest
 from omni_magic.request import build_request, elide_media
 
@@ -210,18 +213,23 @@ def test_text_only_user_content_is_a_plain_string():
 # -- local files become data URLs -------------------------------------------------------------
 
 @pytest.mark.parametrize(
-    "kind, filename, prefix",
-    [("image", "cat.png", "data:image/png;base64,"), ("image", "cat.jpg", "data:image/jpeg;base64,"),
-     ("audio", "clip.wav", "data:;base64,"), ("video", "movie.mp4", "data:;base64,")],
+    "kind, filename, make, prefix",
+    [("image", "cat.png", media.png, "data:image/png;base64,"),
+     ("image", "cat.jpg", media.jpeg, "data:image/jpeg;base64,"),
+     ("audio", "clip.wav", media.wav, "data:;base64,"),
+     ("video", "movie.mp4", lambda: media.mp4(seconds=1.0), "data:;base64,")],
 )
-def test_a_local_file_becomes_a_data_url(tmp_path, kind, filename, prefix):
-    payload = bytes(range(256)) * 3
+def test_a_local_file_becomes_a_data_url_on_the_wire(tmp_path, kind, filename, make, prefix):
+    payload = make()
     path = tmp_path / filename
     path.write_bytes(payload)
-    part = build_request("Look", attachments=[Attachment(kind, str(path))]).body["messages"][-1]["content"][0]
+    sent = to_json(build_request("Look", attachments=[Attachment(kind, str(path))]).body)
+    part = sent["messages"][-1]["content"][0]
     url = part.get("image_url", {}).get("url") or part.get("input_audio", {}).get("data") or part["video_url"]["url"]
     assert url.startswith(prefix)
     assert base64.b64decode(url[len(prefix):]) == payload
+    if kind == "audio":
+        assert part["input_audio"]["format"] == "wav"
 
 
 def test_a_missing_local_file_is_refused(tmp_path):
@@ -328,13 +336,22 @@ def test_the_estimate_counts_the_prompt_text():
 
 def test_elide_media_shortens_data_urls_and_leaves_the_rest(tmp_path):
     path = tmp_path / "cat.png"
-    path.write_bytes(b"\x89PNG" + bytes(5000))
+    path.write_bytes(media.png(400, 300))
     body = build_request("Look", attachments=[Attachment("image", str(path)), IMAGE]).body
     shown = elide_media(body)
     url = shown["messages"][-1]["content"][0]["image_url"]["url"]
     assert url.startswith("data:image/png;base64,")
-    assert len(url) < 100 and "more characters" in url
+    assert len(url) < 100 and "bytes of cat.png" in url
     assert shown["messages"][-1]["content"][1] == body["messages"][-1]["content"][1]  # a URL stays
     assert shown["messages"][-1]["content"][2] == {"type": "text", "text": "Look"}
     # The body that is sent is untouched.
-    assert len(body["messages"][-1]["content"][0]["image_url"]["url"]) > 5000
+    assert len(to_json(body)["messages"][-1]["content"][0]["image_url"]["url"]) > 1000
+
+
+def test_an_estimate_over_the_input_limit_warns_but_does_not_refuse():
+    big = media.png(2000, 2000)  # scaled to 1120x1120: 1,227 tokens each on qwen3-omni-flash
+    images = [Attachment("image", big) for _ in range(14)]
+    thinking = build_request("Look", attachments=images, thinking=True, audio=False)
+    assert thinking.estimate.by_modality()["image"] == 14 * tokens.image_tokens(2000, 2000) == 14 * 1227
+    assert any("16,384" in w and "thinking" in w for w in thinking.warnings)  # 17,178 > 16,384
+    assert not build_request("Look", attachments=images).warnings  # 49,152 without thinking
