@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import httpx
 
-from . import api_errors, backend, catalog
+from . import api_errors, backend
 from .body import EncodedBody
 from .errors import ConnectError, OmniError, ProtocolError, StreamCutShort, StreamError
 from ._version import __version__

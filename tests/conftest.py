@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import httpx
+import pytest
 
 DATA = Path(__file__).parent / "data"
 
@@ -40,3 +41,21 @@ def sse(*chunks: Any, done: bool = True) -> bytes:
         lines.append("data: [DONE]\n\n")
     return "".join(lines).encode()
 
+
+
+
+@pytest.fixture
+def ip(monkeypatch):
+    """An in-process IPython shell with omni_magic loaded, the emulator unpaced, no key set."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+    shell = InteractiveShell.instance()
+    before = set(shell.user_ns)
+    shell.run_line_magic("load_ext", "omni_magic")
+    shell.run_line_magic("config", "OmniMagics.emulator_first_token = 0.0")
+    shell.run_line_magic("config", "OmniMagics.emulator_per_chunk = 0.0")
+    yield shell
+    shell.run_line_magic("unload_ext", "omni_magic")
+    for name in set(shell.user_ns) - before:  # variables a test's cells created
+        del shell.user_ns[name]

@@ -8,25 +8,11 @@ import httpx
 import pytest
 import soundfile as sf
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from omni_magic import InvalidRequest, OmniClient, OmniResponse, StreamCutShort
 
 CANARY = "sk-canary-0123456789abcdef"
-
-
-@pytest.fixture
-def ip(monkeypatch):
-    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "omni_magic")
-    shell.run_line_magic("config", "OmniMagics.emulator_first_token = 0.0")
-    shell.run_line_magic("config", "OmniMagics.emulator_per_chunk = 0.0")
-    yield shell
-    shell.run_line_magic("unload_ext", "omni_magic")
-    for name in ("reply", "r1", "r2", "partial"):
-        shell.user_ns.pop(name, None)
 
 
 def magics(shell):

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from PIL import Image
 
 import media
 from omni_magic import InvalidRequest
 from omni_magic.body import to_json
-
-
-@pytest.fixture
-def ip(monkeypatch):
-    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "omni_magic")
-    shell.run_line_magic("config", "OmniMagics.emulator_first_token = 0.0")
-    shell.run_line_magic("config", "OmniMagics.emulator_per_chunk = 0.0")
-    yield shell
-    shell.run_line_magic("unload_ext", "omni_magic")
-    for name in ("reply", "picture", "array", "samples", "clip", "blob", "frames_list"):
-        shell.user_ns.pop(name, None)
 
 
 def ask(shell, line: str, prompt: str = "What is attached?"):
