@@ -183,8 +183,9 @@ class OmniMagics(Magics):
         elif args.save:
             view.show(view.Notice("No speech to save: this answer was text only.", "warn"))
         if response.error is None and response.text:
-            media = {m: n for m, n in request.estimate.by_modality().items() if m != "text"}
-            self.conversation.record(request.user_message, response.text, request.model, media_tokens=media)
+            self.conversation.record(
+                request.user_message, response.text, request.model, media_tokens=request.media_tokens
+            )
 
     def _dry_run(self, client: OmniClient, request: Any) -> None:
         endpoint = (

@@ -33,6 +33,7 @@ class ChatRequest:
     estimate: tokens.TokenEstimate = field(default_factory=tokens.TokenEstimate)
     user_message: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    media_tokens: dict[str, int] = field(default_factory=dict)  # this message's media only
 
 
 def build_request(
@@ -146,10 +147,12 @@ def build_request(
     if history_tokens:
         for modality, count in history_tokens.items():
             est.add(f"{modality} in earlier turns", modality, count, "estimated when first sent")
+    media = tokens.TokenEstimate()
     for attachment in attachments:
         if info is not None:
             warnings += attachment.check(info)
-        attachment.estimate(info or catalog.get_model(catalog.DEFAULT_MODEL), est)
+        attachment.estimate(info or catalog.get_model(catalog.DEFAULT_MODEL), media)
+    est.parts += media.parts
     if info is not None and est.total > info.input_limit(thinking):
         mode = "in thinking mode " if thinking else ""
         warnings.append(
@@ -159,7 +162,7 @@ def build_request(
         )
     return ChatRequest(
         body=body, model=model_id, audio=audio, voice=voice, thinking=thinking,
-        estimate=est, user_message=user, warnings=warnings,
+        estimate=est, user_message=user, warnings=warnings, media_tokens=media.by_modality(),
     )
 
 

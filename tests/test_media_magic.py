@@ -181,3 +181,13 @@ def test_a_mislabelled_file_gets_a_clear_error(ip, tmp_path):
 def test_a_missing_file_and_an_empty_glob(ip, tmp_path):
     refused(ip, f"-i {tmp_path}/nope.png", "no such file")
     refused(ip, f"--frames {tmp_path}/none*.png", "No file matches")
+
+
+def test_media_of_earlier_turns_are_counted_once(ip, tmp_path):
+    path = write(tmp_path, "cat.png", media.png(640, 480))
+    first, _ = ask(ip, f"-i {path}")
+    image = first.estimate.by_modality()["image"]
+    ask(ip, "", "And the colour?")
+    third, _ = ask(ip, "", "And the size?")
+    earlier = [p for p in third.estimate.parts if "earlier turns" in p.label]
+    assert [(p.modality, p.tokens) for p in earlier] == [("image", image)]
