@@ -157,6 +157,8 @@ class OmniMagics(Magics):
             return self._dry_run(client, request)
 
         response = client.new_response(request)
+        if args.out:  # the same object fills in as the answer streams, and keeps a failure
+            self.shell.user_ns[args.out] = response
         live = self._view(client)
         if client.emulated:
             view.show(view.Notice(backend.EMULATOR_NOTICE))
@@ -171,12 +173,8 @@ class OmniMagics(Magics):
         except OmniError as exc:  # failed before any event: nothing to keep but the error
             live.abort()
             response.close(exc)
-            if args.out:
-                self.shell.user_ns[args.out] = response
             raise
         live.finish(response, show_usage=self.show_usage, autoplay=self.autoplay)
-        if args.out:
-            self.shell.user_ns[args.out] = response
         if args.save and response.audio_chunks:
             path = response.save_audio(args.save)
             view.show(view.Notice(f"Speech saved to {path}"))

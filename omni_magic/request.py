@@ -19,6 +19,7 @@ RESERVED = frozenset({"messages", "stream", "stream_options", "modalities", "ena
 _PART_MODALITY = {
     "image_url": "image", "input_audio": "audio", "video_url": "video", "video": "video",
 }
+_PART_TYPE = {"image": "image_url", "audio": "input_audio", "video": "video_url", "frames": "video"}
 
 
 @dataclass
@@ -168,19 +169,8 @@ def build_request(
 
 def user_message(prompt: str, attachments: Sequence[Attachment] = ()) -> dict[str, Any]:
     """A user message: plain text, or media parts followed by the text (the seed's order)."""
-    modalities = {a.modality for a in attachments}
-    if len(modalities) > 1:
-        raise InvalidRequest(
-            "One message can carry text plus only one other kind of media; this one has "
-            f"{' and '.join(sorted(modalities))}. Send them in separate cells (turns)."
-        )
-    for kind, what in (("audio", "audio file"), ("video", "video file")):
-        if sum(a.kind == kind for a in attachments) > 1:
-            raise InvalidRequest(f"Only one {what} can be attached to a message.")
-    if sum(a.kind == "frames" for a in attachments) > 1 or (
-        any(a.kind == "frames" for a in attachments) and any(a.kind == "video" for a in attachments)
-    ):
-        raise InvalidRequest("Attach either one video file or one list of frames, not both.")
+    # Checked on the kinds first, so a bad combination is refused before any file is read.
+    check_parts([_PART_TYPE[a.kind] for a in attachments], "This message")
     if not attachments:
         return {"role": "user", "content": prompt}
     parts = [a.to_part() for a in attachments]
@@ -189,26 +179,36 @@ def user_message(prompt: str, attachments: Sequence[Attachment] = ()) -> dict[st
     return {"role": "user", "content": parts}
 
 
+def check_parts(types: Sequence[str | None], subject: str) -> None:
+    """One user message: text plus one other modality, at most one audio and one video."""
+    kinds = sorted({_PART_MODALITY[t] for t in types if t in _PART_MODALITY})
+    if len(kinds) > 1:
+        raise InvalidRequest(
+            f"{subject} carries more than one kind of media ({' and '.join(kinds)}); a message can "
+            "carry text plus only one other kind. Send them in separate cells (turns)."
+        )
+    for part, what in (("input_audio", "audio file"), ("video_url", "video file")):
+        if types.count(part) > 1:
+            raise InvalidRequest(
+                f"Only one {what} can be attached to a message: {subject.lower()} has "
+                f"{types.count(part)}, and each message takes at most one."
+            )
+    if types.count("video_url") + types.count("video") > 1:
+        raise InvalidRequest(
+            "Attach either one video file or one list of frames, not both: each message takes "
+            "at most one video."
+        )
+
+
 def check_history_message(message: dict[str, Any]) -> None:
-    """A past turn: assistant turns are text only; user turns hold one non-text modality."""
+    """A past turn: assistant turns are text only; user turns follow the new message's rules."""
     role = message.get("role")
     content = message.get("content")
     if role == "assistant":
         if isinstance(content, list) and any(p.get("type") != "text" for p in content):
             raise InvalidRequest("Assistant messages in the history must be text only.")
     elif role == "user" and isinstance(content, list):
-        types = [p.get("type") for p in content]
-        kinds = {_PART_MODALITY[t] for t in types if t in _PART_MODALITY}
-        if len(kinds) > 1:
-            raise InvalidRequest(
-                "A user message in the history carries more than one kind of media; "
-                "each message takes text plus one other modality."
-            )
-        if any(types.count(t) > 1 for t in ("input_audio", "video_url", "video")):
-            raise InvalidRequest(
-                "A user message in the history carries more than one audio or video; "
-                "each message takes at most one."
-            )
+        check_parts([p.get("type") for p in content], "A user message in the history")
     elif role not in ("user", "system"):
         raise InvalidRequest(f"History messages must be user or assistant turns, not {role!r}.")
 
@@ -221,7 +221,7 @@ def message_text(message: dict[str, Any]) -> str:
 
 
 def estimate(messages: Sequence[dict[str, Any]]) -> tokens.TokenEstimate:
-    """Text tokens of the whole prompt. Media estimates join with the media options."""
+    """Text tokens of the whole prompt; ``build_request`` adds the media parts."""
     est = tokens.TokenEstimate()
     text = sum(tokens.text_tokens(message_text(m)) + tokens.MESSAGE_OVERHEAD for m in messages)
     est.add("text", "text", text, tokens.text_method())
