@@ -65,6 +65,11 @@ class Backend:
         return f"server at {self.base_url}"
 
     @property
+    def key_region(self) -> str | None:
+        """The region that model availability and API keys depend on: DashScope's only."""
+        return self.region if self.kind == "dashscope" else None
+
+    @property
     def strict_models(self) -> bool:
         """Self-hosted servers name their models freely; DashScope and the emulator do not."""
         return self.kind != "custom"

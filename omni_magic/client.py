@@ -49,7 +49,6 @@ class OmniClient:
         emulator_pacing: "Pacing | None" = None,
     ) -> None:
         self.backend = backend.resolve(api_key, region, base_url)
-        self.region = region
         self.max_retries = max_retries
         self.backoff = backoff
         self._emulator_pacing = emulator_pacing
@@ -62,6 +61,10 @@ class OmniClient:
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def region(self) -> str:
+        return self.backend.region
+
     @property
     def base_url(self) -> str:
         """The base URL requests go to; starts the emulator when it is the backend."""
@@ -104,7 +107,7 @@ class OmniClient:
         """
         return build_request(
             prompt,
-            region=self.region if self.backend.kind == "dashscope" else None,
+            region=self.backend.key_region,
             allow_unknown_model=not self.backend.strict_models,
             **options,
         )
@@ -157,7 +160,7 @@ class OmniClient:
                     error = api_errors.api_error(
                         response.status_code, response.content, response.headers,
                         backend_label=self.backend.label,
-                        region=self.region if self.backend.kind == "dashscope" else None,
+                        region=self.backend.key_region,
                         base_url=url.rsplit("/chat/completions", 1)[0], retries=attempt,
                     )
                     if (
