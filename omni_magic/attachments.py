@@ -67,10 +67,6 @@ class InlineData:
     def read(self) -> bytes:
         return self.data if self.data is not None else b"".join(self.raw_chunks())
 
-    def as_url(self) -> str:
-        """The whole data URL as one string (small data, and tests)."""
-        return b"".join(self.encoded_chunks()).decode("ascii")
-
     def __repr__(self) -> str:
         return f"<{self.name}: {self.nbytes:,} bytes inline>"
 
@@ -245,9 +241,11 @@ def _prefix(kind: str, filename: str | None, data: bytes | None) -> str:
         return "data:;base64,"  # audio and video go exactly as the service's examples show
     mime = mimetypes.guess_type(filename)[0] if filename else None
     if mime is None and data is not None:
-        from .probe import probe_image
+        from .probe import MIMES, sniff
 
-        mime = probe_image(data, "image").mime
+        # The header bytes name the format; probe() decodes the image once, later.
+        found = sniff(data)
+        mime = MIMES.get(found[1]) if found else None
     return f"data:{mime or 'image/png'};base64,"
 
 
