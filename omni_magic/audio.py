@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,10 +93,3 @@ def save_wav(path: str | Path, pcm: bytes, sample_rate: int = SAMPLE_RATE) -> Pa
     sf.write(str(path), samples, sample_rate, subtype="PCM_16")
     return path
 
-
-def read_wav(data: bytes) -> tuple["np.ndarray", int]:
-    """Samples (int16) and rate of a WAV file held in memory."""
-    import soundfile as sf
-
-    samples, rate = sf.read(io.BytesIO(data), dtype="int16")
-    return samples, rate

@@ -262,12 +262,6 @@ def status_line(response: OmniResponse, backend: str) -> str:
     return " · ".join(bits)
 
 
-def show_result(response: OmniResponse, backend: str, *, show_usage: bool, autoplay: bool) -> None:
-    """The static outputs of a finished (or cut-short) answer."""
-    display(Answer(response, status_line(response, backend)))
-    show_tail(response, show_usage=show_usage, autoplay=autoplay)
-
-
 def show_tail(response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
     if response.audio_chunks:
         display(Audio(data=response.wav_bytes(), autoplay=autoplay))
