@@ -43,6 +43,13 @@ class Conversation:
                     return
         self.turns.append(turn)
 
+    def before(self, key: str | None) -> "Conversation":
+        """The turns before the one asked from cell ``key``: a re-run's context. All, if none."""
+        for i, turn in enumerate(self.turns):
+            if key is not None and turn.key == key:
+                return Conversation(self.turns[:i])
+        return self
+
     def media_tokens(self) -> dict[str, int]:
         """Estimated tokens of the media earlier turns carry (sent again with the history)."""
         total: dict[str, int] = {}

@@ -14,7 +14,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Float, Int, Unicode
 
-from . import backend, catalog, view
+from . import backend, catalog, live, view
 from .client import OmniClient
 from .attachments import from_options
 from .conversation import Conversation
@@ -77,6 +77,9 @@ class OmniMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.conversation = Conversation()
         self._client: OmniClient | None = None
+        self._cell_id: str | None = None
+        if shell is not None:
+            shell.events.register("pre_run_cell", self._note_cell)
 
     # -- the magic -------------------------------------------------------------------------------
     @magic_arguments()
@@ -138,14 +141,17 @@ class OmniMagics(Magics):
         client = self._client_for(args.region or self.region, args.base_url or self.base_url or None)
         if args.new:
             self.conversation.reset()
+        # A re-run of a cell replaces its turn and sees only the turns before it.
+        key = self._cell_id
+        context = self.conversation.before(key)
         attachments = from_options(
             images=args.image, audio=args.audio, video=args.video, frames=args.frames,
             rate=args.rate, namespace=self.shell.user_ns,
         )
         request = client.prepare(
             prompt.strip(), model=model, voice=voice if speech else None, audio=speech,
-            thinking=thinking, attachments=attachments, history=self.conversation.messages(),
-            history_tokens=self.conversation.media_tokens(),
+            thinking=thinking, attachments=attachments, history=context.messages(),
+            history_tokens=context.media_tokens(),
             system=(args.system if args.system is not None else self.system) or None,
             max_tokens=args.max_tokens if args.max_tokens is not None else (self.max_tokens or None),
         )
@@ -159,22 +165,23 @@ class OmniMagics(Magics):
         response = client.new_response(request)
         if args.out:  # the same object fills in as the answer streams, and keeps a failure
             self.shell.user_ns[args.out] = response
-        live = self._view(client)
+        stream_view = self._view(client)
         if client.emulated:
             view.show(view.Notice(backend.EMULATOR_NOTICE))
         for note in notes:
             view.show(view.Notice(note))
         events = client.send(request)
-        live.start(response)
+        stream_view.start(response)
         try:
-            collect(events, response, on_event=lambda event: live.update(event, response))
+            collect(events, response, on_event=lambda event: stream_view.update(event, response))
         except KeyboardInterrupt:
             response.close(Interrupted("Interrupted: the stream was stopped; the partial answer is kept."))
         except OmniError as exc:  # failed before any event: nothing to keep but the error
-            live.abort()
+            stream_view.abort()
             response.close(exc)
             raise
-        live.finish(response, show_usage=self.show_usage, autoplay=self.autoplay)
+        stream_view.finish(response, show_usage=self.show_usage, autoplay=self.autoplay)
+        self.shell.displayhook.update_user_ns(response)  # `_` is the answer, even a partial one
         if args.save and response.audio_chunks:
             path = response.save_audio(args.save)
             view.show(view.Notice(f"Speech saved to {path}"))
@@ -182,7 +189,8 @@ class OmniMagics(Magics):
             view.show(view.Notice("No speech to save: this answer was text only.", "warn"))
         if response.error is None and response.text:
             self.conversation.record(
-                request.user_message, response.text, request.model, media_tokens=request.media_tokens
+                request.user_message, response.text, request.model, key=key,
+                media_tokens=request.media_tokens,
             )
 
     def _dry_run(self, client: OmniClient, request: Any) -> None:
@@ -234,9 +242,18 @@ class OmniMagics(Magics):
         mode = self.display_mode
         if mode == "auto":
             mode = "widgets" if _has_widget_frontend(self.shell) else "text"
-        return view.WidgetView(label) if mode == "widgets" else view.TextView(label)
+        return live.WidgetView(label) if mode == "widgets" else live.TextView(label)
+
+    def _note_cell(self, info: Any) -> None:
+        # JupyterLab, Notebook 7 and VS Code send each cell's id with its execution;
+        # terminals and nbclient send none, and their turns are simply appended.
+        self._cell_id = getattr(info, "cell_id", None)
 
     def close(self) -> None:
+        try:
+            self.shell.events.unregister("pre_run_cell", self._note_cell)
+        except ValueError:  # never registered, or already closed
+            pass
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -1,10 +1,8 @@
-"""Everything the user sees: the live view while streaming, and the static outputs after.
+"""The static outputs: the answer, the speech, the tables, the notes.
 
-Two live views share one interface (``start`` / ``update`` / ``finish``):
-``WidgetView`` redraws an ipywidgets box in place; ``TextView`` prints the
-stream as plain text, for terminal IPython and frontends without widgets.
-When the stream ends the widget is replaced by static outputs (Markdown,
-audio, table), so a saved notebook shows the answer without widget state.
+Each display object has an HTML or Markdown face and a text/plain twin, so it
+reads the same in JupyterLab, in a terminal and in a notebook rendered with no
+widget state. The live view while streaming is ``live.py``.
 """
 
 from __future__ import annotations
@@ -12,16 +10,12 @@ from __future__ import annotations
 import base64
 import html
 import json
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from IPython.display import Audio, display
 
-from . import catalog
-from .events import Event, ReasoningDelta, TextDelta
+from . import catalog, tokens
 from .request import message_text as request_text
 from .response import OmniResponse
 
@@ -244,22 +238,39 @@ def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def status_line(response: OmniResponse, backend: str) -> str:
+def status_line(response: OmniResponse, backend: str, *, streaming: bool = False) -> str:
+    """Model · voice · first token · tokens per second · elapsed · speech · backend."""
     bits = [response.model]
     if response.voice:
         bits.append(response.voice)
     ttft = response.time_to_first_token
-    if ttft is not None:
-        bits.append(f"first token {ttft * 1000:.0f} ms")
-    elapsed = response.elapsed
-    completion = (response.usage or {}).get("completion_tokens")
-    if completion and elapsed > 0:
-        bits.append(f"{completion / elapsed:.0f} tok/s")
-    bits.append(f"{elapsed:.1f} s")
+    bits.append("waiting for the first token" if ttft is None else f"first token {ttft * 1000:.0f} ms")
+    rate = output_rate(response)
+    if rate is not None:
+        bits.append(rate)
+    bits.append(f"{response.elapsed:.1f} s")
     if response.audio_chunks:
         bits.append(f"speech {response.audio_seconds:.1f} s")
     bits.append(backend)
+    if streaming:
+        bits.append("streaming…")
     return " · ".join(bits)
+
+
+def output_rate(response: OmniResponse) -> str | None:
+    """Output tokens per second since the first token: the reported count once usage arrived,
+    an estimate from the text so far ("≈") while streaming."""
+    if response.first_token_at is None:
+        return None
+    end = response.finished_at or time.perf_counter()
+    seconds = end - response.first_token_at
+    if seconds <= 0:
+        return None
+    completion = (response.usage or {}).get("completion_tokens")
+    if completion:
+        return f"{completion / seconds:.0f} tok/s"
+    so_far = tokens.text_tokens(response.reasoning) + tokens.text_tokens(response.text)
+    return f"≈{so_far / seconds:.0f} tok/s"
 
 
 def show_tail(response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
@@ -269,112 +280,6 @@ def show_tail(response: OmniResponse, *, show_usage: bool, autoplay: bool) -> No
         display(Notice(f"{type(response.error).__name__}: {response.error}", "error"))
     if show_usage and (response.usage or response.estimate.parts):
         display(UsageTable(response))
-
-
-# -- live views ------------------------------------------------------------------------------
-class WidgetView:
-    """Live ipywidgets view, replaced by static outputs when the stream ends."""
-
-    def __init__(self, backend: str) -> None:
-        import ipywidgets as widgets
-
-        self.backend = backend
-        self._status = widgets.HTML()
-        self._reasoning = widgets.HTML()
-        self._fold = widgets.Accordion(children=[self._reasoning])
-        self._fold.set_title(0, "Reasoning")
-        self._fold.layout.display = "none"
-        self._answer = widgets.HTML()
-        self._box = widgets.VBox([self._status, self._fold, self._answer])
-        self._handle: Any = None
-        self._last = 0.0
-
-    def start(self, response: OmniResponse) -> None:
-        self._status.value = _small(f"{response.model} · waiting for the first token · {self.backend}")
-        self._handle = display(self._box, display_id=True)
-
-    def update(self, event: Event, response: OmniResponse) -> None:
-        if type(event) is not TextDelta and type(event) is not ReasoningDelta:
-            return
-        now = time.perf_counter()
-        if now - self._last >= REDRAW_INTERVAL:
-            self._redraw(response)
-            self._last = now
-
-    def _redraw(self, response: OmniResponse) -> None:
-        if response.reasoning:
-            self._fold.layout.display = None
-            self._reasoning.value = _pre(response.reasoning)
-            # Fold the reasoning away once the answer starts.
-            self._fold.selected_index = None if response.text else 0
-        self._answer.value = _pre(response.text)
-        self._status.value = _small(status_line(response, self.backend) + " · streaming…")
-
-    def abort(self) -> None:
-        """No answer came: drop the waiting widget (the error is shown on its own)."""
-        if self._handle is not None:
-            self._handle.update(Notice("No answer: see the error below.", "error"))
-        self._box.close()
-
-    def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
-        answer = Answer(response, status_line(response, self.backend))
-        if self._handle is not None:
-            self._handle.update(answer)  # the widget's output becomes static Markdown
-        else:
-            display(answer)
-        self._box.close()
-        show_tail(response, show_usage=show_usage, autoplay=autoplay)
-
-
-class TextView:
-    """Plain streamed text for terminals and frontends without widgets."""
-
-    def __init__(self, backend: str, out: Any = None) -> None:
-        self.backend = backend
-        self.out = out or sys.stdout
-        self._in_reasoning = False
-
-    def start(self, response: OmniResponse) -> None:
-        pass
-
-    def update(self, event: Event, response: OmniResponse) -> None:
-        kind = type(event)
-        if kind is ReasoningDelta:
-            if not self._in_reasoning:
-                self.out.write("[reasoning] ")
-                self._in_reasoning = True
-            self.out.write(event.text)
-        elif kind is TextDelta:
-            if self._in_reasoning:
-                self.out.write("\n[answer] ")
-                self._in_reasoning = False
-            self.out.write(event.text)
-        else:
-            return
-        self.out.flush()
-
-    def abort(self) -> None:
-        pass
-
-    def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
-        self.out.write("\n" + status_line(response, self.backend) + "\n")
-        if response.audio_chunks:
-            path = Path(tempfile.gettempdir()) / f"omni-{response.id or int(time.time())}.wav"
-            response.save_audio(path)
-            self.out.write(f"Speech ({response.audio_seconds:.1f} s) saved to {path}\n")
-        if response.error is not None:
-            self.out.write(f"{type(response.error).__name__}: {response.error}\n")
-        if show_usage and (response.usage or response.estimate.parts):
-            self.out.write(repr(UsageTable(response)) + "\n")
-        self.out.flush()
-
-
-def _pre(text: str) -> str:
-    return f"<div style='white-space:pre-wrap;line-height:1.45'>{html.escape(text)}</div>"
-
-
-def _small(text: str) -> str:
-    return f"<span style='color:#666;font-size:0.85em'>{html.escape(text)}</span>"
 
 
 def show(obj: Any) -> None:

@@ -132,6 +132,34 @@ def test_conversation_carries_over_until_new(ip):
     assert len(magics(ip).conversation) == 1
 
 
+def run_in_cell(shell, cell_id: str, source: str):
+    """Run ``source`` the way JupyterLab does: with the id of the cell it comes from."""
+    with capture_output():
+        result = shell.run_cell(source, cell_id=cell_id)
+    result.raise_error()
+
+
+def test_rerunning_a_cell_replaces_its_turn_and_sees_only_the_turns_before_it(ip):
+    run_in_cell(ip, "cell-a", "%%omni --text-only --out a1\nMy name is Ada.")
+    run_in_cell(ip, "cell-b", "%%omni --text-only\nWhat is my name?")
+    run_in_cell(ip, "cell-a", "%%omni --text-only --out a2\nMy name is Grace.")
+    turns = magics(ip).conversation.turns
+    assert [t.user["content"] for t in turns] == ["My name is Grace.", "What is my name?"]
+    assert [m["role"] for m in ip.user_ns["a2"].request["messages"]] == ["user"]  # no history
+    run_in_cell(ip, "cell-b", "%%omni --text-only --out b2\nWhat is my name?")
+    sent = ip.user_ns["b2"].request["messages"]
+    assert [m["content"] if m["role"] == "user" else m["role"] for m in sent] == [
+        "My name is Grace.", "assistant", "What is my name?"]
+    assert len(magics(ip).conversation) == 2
+    run_in_cell(ip, "cell-c", "%%omni --text-only\nAnd now?")
+    assert len(magics(ip).conversation) == 3
+
+
+def test_the_answer_is_also_in_underscore(ip):
+    ip.run_cell("%%omni --text-only\nHi", store_history=True)
+    assert isinstance(ip.user_ns["_"], OmniResponse) and "Hi" in ip.user_ns["_"].text
+
+
 def test_dry_run_shows_the_request_with_the_key_masked_and_sends_nothing(ip, monkeypatch):
     monkeypatch.setenv("DASHSCOPE_API_KEY", CANARY)
     cap = run(ip, "--dry-run --system 'Answer in French.'", "What is a kernel?")
@@ -266,3 +294,4 @@ def test_interrupting_the_kernel_keeps_the_partial_answer(ip):
     assert partial.text == "So far" and type(partial.error).__name__ == "Interrupted"
     assert getattr(stream, "closed", False)  # the connection was released at once
     assert "Interrupted" in texts(cap)
+    assert ip.user_ns["_"] is partial

@@ -1,0 +1,122 @@
+"""The live views on their own: coalesced redraws, no lost text, the reasoning fold, the status."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from IPython.utils.capture import capture_output
+
+from omni_magic.events import AudioDelta, ReasoningDelta, TextDelta, Usage
+from omni_magic.live import REDRAW_INTERVAL, TextView, WidgetView
+from omni_magic.response import OmniResponse
+from omni_magic.view import status_line
+
+
+class Clock:
+    """Time that moves only when told: redraw counts independent of the machine's speed."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def feed(view, response, event) -> None:
+    response.feed(event)
+    view.update(event, response)
+
+
+def drawn_markdown(view: WidgetView) -> str:
+    return view._answer.outputs[0]["data"]["text/markdown"] if view._answer.outputs else ""
+
+
+@pytest.fixture
+def widget():
+    clock = Clock()
+    view = WidgetView("emulator", clock=clock)
+    response = OmniResponse("qwen3-omni-flash", voice="Cherry")
+    with capture_output():
+        view.start(response)
+    yield view, response, clock
+    view._box.close()
+
+
+def test_redraws_are_coalesced_to_twenty_a_second_whatever_the_chunk_rate(widget):
+    view, response, clock = widget
+    for i in range(2000):  # 2,000 chunks in one simulated second
+        clock.now = i / 2000
+        feed(view, response, TextDelta(f"w{i} "))
+    assert view.redraws <= 1 / REDRAW_INTERVAL + 1
+    assert view.redraws >= 1 / REDRAW_INTERVAL - 1  # but it does keep redrawing
+
+
+def test_text_held_back_by_the_throttle_is_drawn_by_the_next_event_of_any_kind(widget):
+    view, response, clock = widget
+    feed(view, response, TextDelta("Hello"))
+    clock.now += REDRAW_INTERVAL / 10
+    feed(view, response, TextDelta(" world"))  # too soon: not drawn yet
+    assert drawn_markdown(view) == "Hello"
+    clock.now += REDRAW_INTERVAL
+    feed(view, response, AudioDelta("AAAA"))  # speech keeps flowing; the text catches up
+    assert drawn_markdown(view) == "Hello world"
+    redraws = view.redraws
+    clock.now += REDRAW_INTERVAL
+    feed(view, response, AudioDelta("AAAA"))
+    assert view.redraws == redraws  # nothing new to draw: no redraw
+
+
+def test_the_answer_is_markdown_and_the_reasoning_folds_when_it_starts(widget):
+    view, response, clock = widget
+    feed(view, response, ReasoningDelta("Let me think."))
+    assert view._fold.layout.display is None and view._fold.selected_index == 0
+    assert "Let me think." in view._reasoning.value
+    clock.now += 1
+    feed(view, response, TextDelta("**Blue**, because"))
+    assert view._fold.selected_index is None  # folded away once the answer starts
+    output = view._answer.outputs[0]
+    assert output["output_type"] == "display_data" and output["data"]["text/markdown"] == "**Blue**, because"
+
+
+def test_without_reasoning_the_fold_stays_hidden(widget):
+    view, response, clock = widget
+    feed(view, response, TextDelta("Hi"))
+    assert view._fold.layout.display == "none"
+
+
+def test_status_line_names_model_voice_first_token_rate_and_elapsed(widget):
+    view, response, clock = widget
+    assert "waiting for the first token" in view._status.value
+    feed(view, response, TextDelta("one two three four"))
+    live = status_line(response, "emulator", streaming=True)
+    assert live.startswith("qwen3-omni-flash · Cherry · first token ")
+    assert "tok/s" in live and live.endswith("emulator · streaming…")
+    feed(view, response, Usage(1, 40, 41, {}, {}, raw={"completion_tokens": 40, "prompt_tokens": 1,
+                                                      "total_tokens": 41}))
+    response.first_token_at = response.started_at + 0.5
+    response.finished_at = response.started_at + 2.5
+    final = status_line(response, "emulator")
+    assert "first token 500 ms" in final and "20 tok/s" in final and "2.5 s" in final
+    assert "≈" not in final and "streaming" not in final  # the reported count, not the estimate
+
+
+def test_finish_replaces_the_widget_with_static_markdown(widget):
+    view, response, clock = widget
+    feed(view, response, TextDelta("All of it"))
+    response.close()
+    with capture_output() as cap:
+        view.finish(response, show_usage=False, autoplay=False)
+    assert view._box.comm is None  # the widget is closed: nothing left that needs widget state
+    assert not cap.outputs  # the answer went into the widget's place, not below it
+
+
+def test_text_view_prints_reasoning_and_answer_apart():
+    out = io.StringIO()
+    view = TextView("emulator", out=out)
+    response = OmniResponse("qwen3-omni-flash")
+    for event in (ReasoningDelta("Hmm."), TextDelta("Yes"), TextDelta(".")):
+        feed(view, response, event)
+    response.close()
+    view.finish(response, show_usage=False, autoplay=False)
+    assert out.getvalue().startswith("[reasoning] Hmm.\n[answer] Yes.\nqwen3-omni-flash")
