@@ -1,9 +1,11 @@
-"""Run a notebook headlessly in a real kernel, print its answers, save the executed copy.
+"""Run notebooks headlessly in a real kernel, print their answers, save the executed copies.
 
-    python -m omni_magic.demo notebooks/quickstart.ipynb [--out out/]
+    python -m omni_magic.demo notebooks/quickstart.ipynb [more.ipynb ...] [--out out/]
 
-The notebook runs with the output folder as its working directory, so the
-speech it saves with ``--save NAME.wav`` lands beside the executed notebook.
+Each notebook runs with the output folder as its working directory, so the
+speech it saves with ``--save NAME.wav`` lands beside the executed notebook;
+the ``media/`` folder next to a notebook is copied there first, so the paths
+it attaches resolve and the output folder is a runnable copy.
 With no DASHSCOPE_API_KEY the embedded emulator answers.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,9 @@ def run(notebook: Path, out_dir: Path, timeout: int = 600) -> Path:
 
     nb = nbformat.read(notebook, as_version=4)
     out_dir.mkdir(parents=True, exist_ok=True)
+    media = notebook.parent / "media"
+    if media.is_dir() and media.resolve() != (out_dir / "media").resolve():
+        shutil.copytree(media, out_dir / "media", dirs_exist_ok=True)
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3",
         resources={"metadata": {"path": str(out_dir)}},
@@ -70,20 +76,23 @@ def _kernel_env() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m omni_magic.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("notebook", nargs="?", default="notebooks/quickstart.ipynb", type=Path)
+    parser.add_argument("notebooks", nargs="*", default=[Path("notebooks/quickstart.ipynb")], type=Path)
     parser.add_argument("--out", default=Path("out"), type=Path, help="folder for the executed notebook and speech")
     args = parser.parse_args(argv)
-    if not args.notebook.is_file():
-        print(f"No notebook at {args.notebook}: run this from the omni_magic checkout.", file=sys.stderr)
+    missing = [str(nb) for nb in args.notebooks if not nb.is_file()]
+    if missing:
+        print(f"No notebook at {', '.join(missing)}: run this from the omni_magic checkout.", file=sys.stderr)
         return 2
     if not os.environ.get(API_KEY_ENV):
         print(EMULATOR_NOTICE)
-    try:
-        target = run(args.notebook, args.out)
-    except Exception as exc:  # show the failing cell's error, not the runner's traceback
-        print(f"\nThe notebook failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"\nExecuted notebook: {target}")
+    for notebook in args.notebooks:
+        print(f"\n=== {notebook}", flush=True)
+        try:
+            target = run(notebook, args.out)
+        except Exception as exc:  # show the failing cell's error, not the runner's traceback
+            print(f"\n{notebook} failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"\nExecuted notebook: {target}")
     for wav in sorted(args.out.glob("*.wav")):
         print(f"Speech: {wav} ({wav.stat().st_size:,} bytes)")
     return 0

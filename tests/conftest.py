@@ -4,6 +4,7 @@ fate, and SSE bodies built from chunk dicts. Import them: ``from conftest import
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 DATA = Path(__file__).parent / "data"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 class ChunkStream(httpx.SyncByteStream):
@@ -59,3 +61,28 @@ def ip(monkeypatch):
     shell.run_line_magic("unload_ext", "omni_magic")
     for name in set(shell.user_ns) - before:  # variables a test's cells created
         del shell.user_ns[name]
+
+
+@dataclass
+class Executed:
+    """The demo notebooks after a real run: the saved copies, and the folder they ran in."""
+
+    out: Path  # executed copies, speech saved with --save, the media they attached
+    notebooks: dict[str, Any]  # name (no .ipynb) -> nbformat.NotebookNode, as saved
+
+    def __getitem__(self, name: str) -> Any:
+        return self.notebooks[name]
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory) -> Executed:
+    """Every notebook in notebooks/, run top to bottom once per session in real kernels."""
+    import nbformat
+
+    from omni_magic import demo
+
+    out = tmp_path_factory.mktemp("demos")
+    return Executed(out, {
+        path.stem: nbformat.read(demo.run(path, out), as_version=4)
+        for path in sorted(NOTEBOOKS.glob("*.ipynb"))
+    })

@@ -105,6 +105,10 @@ def test_a_video_file_with_its_sound_track(ip, tmp_path):
     assert part["type"] == "video_url" and part["video_url"]["url"].startswith("data:;base64,")
     modalities = reply.estimate.by_modality()
     assert modalities["video"] > 0 and modalities["audio"] > 0  # picture and sound billed apart
+    # The emulator measures the file it received the same way: estimate and usage agree.
+    reported = reply.usage["prompt_tokens_details"]
+    assert (reported["video_tokens"], reported["audio_tokens"]) == (modalities["video"], modalities["audio"])
+    assert "3.0 seconds of 64x48 pixels at 10 fps, with sound" in reply.text
     assert any("omni-previews" in o.data.get("text/html", "") for o in cap.outputs)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from .. import tokens
 from ..catalog import Model
 from ..errors import InvalidRequest
+from ..probe import probe_video
 from .media import audio_seconds, human_bytes, image_size, load
 
 
@@ -18,6 +19,7 @@ class Attachment:
     modality: str  # image | audio | video
     description: str  # "640x480, 12.3 kB", "by URL", ...
     tokens: int | None  # None: not knowable here, left out of the estimate
+    sound_tokens: int = 0  # a video file's sound track, billed as audio
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ def summarize(body: dict[str, Any], model: Model) -> Received:
         found = tuple(_describe(part, model.id) for part in parts)
         for att in found:
             media[att.modality] = media.get(att.modality, 0) + (att.tokens or 0)
+            if att.sound_tokens:
+                media["audio"] = media.get("audio", 0) + att.sound_tokens
             uncounted = uncounted or att.tokens is None
         if message.get("role") == "user":
             last_user = (text, found)
@@ -93,11 +97,7 @@ def _describe(part: dict[str, Any], model: str) -> Attachment:
     if kind == "input_audio":
         return _audio(part["input_audio"]["data"], model)
     if kind == "video_url":
-        payload = load(part["video_url"]["url"])
-        if payload.data is None:
-            return Attachment("video", "a video file by URL", None)
-        return Attachment("video", f"a video file of {human_bytes(len(payload.data))}, "
-                          "not decoded", None)
+        return _video(part["video_url"]["url"], model)
     return _frames(part["video"], model)
 
 
@@ -125,6 +125,27 @@ def _audio(ref: str, model: str) -> Attachment:
               else f"about {seconds:.0f} seconds assuming 128 kbit/s")
     return Attachment("audio", f"an audio clip of {human_bytes(len(payload.data))}, {length}",
                       tokens.audio_tokens(seconds, model))
+
+
+def _video(ref: str, model: str) -> Attachment:
+    payload = load(ref)
+    if payload.data is None:
+        return Attachment("video", "a video file by URL", None)
+    size = human_bytes(len(payload.data))
+    try:
+        info = probe_video(payload.data, "the video")  # PyAV, when the video extra is installed
+        visual = tokens.video_tokens(info.width or 0, info.height or 0, info.frames or 0,
+                                     info.fps or 0.0, model)
+    except InvalidRequest:  # no PyAV here, or nothing it can measure
+        return Attachment("video", f"a video file of {size}, not decoded", None)
+    sound = (tokens.audio_tokens(info.audio_seconds or info.seconds or 0.0, model)
+             if info.has_audio else 0)
+    return Attachment(
+        "video",
+        f"a video file of {size}, {info.seconds or 0:.1f} seconds of {info.width}x{info.height} "
+        f"pixels at {info.fps:g} fps{', with sound' if info.has_audio else ', silent'}",
+        visual, sound_tokens=sound,
+    )
 
 
 def _frames(refs: list[str], model: str) -> Attachment:

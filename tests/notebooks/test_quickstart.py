@@ -1,4 +1,4 @@
-"""The demo notebooks executed in a real kernel (nbclient), their saved outputs checked."""
+"""The quickstart notebook as saved after a real run, and the README's demo command."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
-import pytest
 import soundfile as sf
 
-from omni_magic import demo
+from demos import NOTEBOOKS, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-QUICKSTART = ROOT / "notebooks" / "quickstart.ipynb"
+QUICKSTART = NOTEBOOKS / "quickstart.ipynb"
 
 
 def outputs(nb, index: int) -> list:
@@ -24,15 +21,8 @@ def data_of(cell_outputs, mime: str) -> list[str]:
     return [o["data"][mime] for o in cell_outputs if mime in o.get("data", {})]
 
 
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    out = tmp_path_factory.mktemp("quickstart")
-    path = demo.run(QUICKSTART, out)
-    return nbformat.read(path, as_version=4), out
-
-
 def test_quickstart_saves_answer_audio_and_usage_table(executed):
-    nb, out = executed
+    nb, out = executed["quickstart"], executed.out
     ask = next(i for i, c in enumerate(nb.cells) if c.source.startswith("%%omni --out reply"))
     cell = outputs(nb, ask)
     # The answer is static Markdown in the saved file: readable with no widget state.
@@ -48,7 +38,7 @@ def test_quickstart_saves_answer_audio_and_usage_table(executed):
 
 
 def test_quickstart_python_api_cell_and_follow_up(executed):
-    nb, _ = executed
+    nb = executed["quickstart"]
     api = next(i for i, c in enumerate(nb.cells) if c.source.startswith("print(reply.text)"))
     printed = "".join(o.get("text", "") for o in outputs(nb, api))
     assert "Who are you?" in printed and "24000 Hz, int16" in printed
