@@ -257,6 +257,9 @@ def status_line(response: OmniResponse, backend: str, *, streaming: bool = False
     return " · ".join(bits)
 
 
+MIN_RATE_SECONDS = 0.2
+
+
 def output_rate(response: OmniResponse) -> str | None:
     """Output tokens per second since the first token: the reported count once usage arrived,
     an estimate from the text so far ("≈") while streaming."""
@@ -264,11 +267,11 @@ def output_rate(response: OmniResponse) -> str | None:
         return None
     end = response.finished_at or time.perf_counter()
     seconds = end - response.first_token_at
-    if seconds <= 0:
-        return None
     completion = (response.usage or {}).get("completion_tokens")
-    if completion:
+    if completion and seconds > 0:
         return f"{completion / seconds:.0f} tok/s"
+    if seconds < MIN_RATE_SECONDS:  # a rate over a few milliseconds says nothing
+        return None
     so_far = tokens.text_tokens(response.reasoning) + tokens.text_tokens(response.text)
     return f"≈{so_far / seconds:.0f} tok/s"
 

@@ -48,10 +48,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], pacing: Pacing, counter: _Counter) -> None:
+    def __init__(self, address: tuple[str, int], pacing: Pacing, counter: _Counter,
+                 abandoned: _Counter) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.pacing = pacing
         self.counter = counter
+        self.abandoned = abandoned
         self.lock = threading.Lock()
         # Open connections and the threads serving them, so stop() can end both.
         self.connections: dict[socket.socket, threading.Thread] = {}
@@ -116,6 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(body, model, uid)
         except _GONE:
             self.close_connection = True  # the client left mid-stream; nothing to tell it
+            self.server.abandoned.add()
 
     def _stream(self, body: dict[str, Any], model: Model, uid: str) -> None:
         started = time.monotonic()
@@ -176,6 +179,7 @@ class Emulator:
         self.pacing = pacing if pacing is not None else Pacing()
         self._server: _Server | None = None
         self._counter = _Counter()
+        self._abandoned = _Counter()
         self._thread: threading.Thread | None = None
 
     @property
@@ -193,9 +197,15 @@ class Emulator:
         """POSTs received at chat/completions, valid or not (each retry counts)."""
         return self._counter.value
 
+    @property
+    def abandoned_count(self) -> int:
+        """Streams the client hung up on before the end (an interrupt, a timeout)."""
+        return self._abandoned.value
+
     def start(self) -> str:
         if self._server is None:
-            self._server = _Server((self.host, self._port), self.pacing, self._counter)
+            self._server = _Server((self.host, self._port), self.pacing, self._counter,
+                                   self._abandoned)
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                             name="omni-emulator", daemon=True)
             self._thread.start()
