@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from IPython.utils.capture import capture_output
@@ -89,9 +90,12 @@ def test_status_line_names_model_voice_first_token_rate_and_elapsed(widget):
     view, response, clock = widget
     assert "waiting for the first token" in view._status.value
     feed(view, response, TextDelta("one two three four"))
+    assert "tok/s" not in status_line(response, "emulator", streaming=True)  # too soon to tell
+    response.started_at -= 1.0  # a second of streaming later
+    response.first_token_at -= 1.0
     live = status_line(response, "emulator", streaming=True)
     assert live.startswith("qwen3-omni-flash · Cherry · first token ")
-    assert "tok/s" in live and live.endswith("emulator · streaming…")
+    assert re.search(r" · ≈[4-6] tok/s · 1\.0 s · emulator · streaming…$", live)
     feed(view, response, Usage(1, 40, 41, {}, {}, raw={"completion_tokens": 40, "prompt_tokens": 1,
                                                       "total_tokens": 41}))
     response.first_token_at = response.started_at + 0.5
