@@ -25,6 +25,7 @@ from .response import OmniResponse
 from .view import Answer, Notice, UsageTable, show_tail, status_line
 
 REDRAW_INTERVAL = 0.05  # at most ~20 redraws a second
+WAITING = "Streaming… the answer appears here when it is complete."
 
 
 class WidgetView:
@@ -51,7 +52,11 @@ class WidgetView:
 
     def start(self, response: OmniResponse) -> None:
         self._status.value = _small(status_line(response, self.backend, streaming=True))
-        self._handle = display(self._box, display_id=True)
+        # A frontend with no widget manager shows the text/plain twin: say what is happening
+        # instead of the widget's repr; the static answer replaces it at the end.
+        bundle = self._box._repr_mimebundle_()
+        bundle["text/plain"] = WAITING
+        self._handle = display(bundle, raw=True, display_id=True)
 
     def update(self, event: Event, response: OmniResponse) -> None:
         kind = type(event)

@@ -34,12 +34,16 @@ def drawn_markdown(view: WidgetView) -> str:
 
 
 @pytest.fixture
-def widget():
+def widget(ip):  # a shell, so that display() reaches the captured outputs
     clock = Clock()
     view = WidgetView("emulator", clock=clock)
     response = OmniResponse("qwen3-omni-flash", voice="Cherry")
-    with capture_output():
+    with capture_output() as cap:
         view.start(response)
+    shown = cap.outputs[0].data
+    assert "application/vnd.jupyter.widget-view+json" in shown
+    # Frontends without a widget manager show this instead of "VBox(children=...)".
+    assert shown["text/plain"].startswith("Streaming…")
     yield view, response, clock
     view._box.close()
 
@@ -112,7 +116,8 @@ def test_finish_replaces_the_widget_with_static_markdown(widget):
     with capture_output() as cap:
         view.finish(response, show_usage=False, autoplay=False)
     assert view._box.comm is None  # the widget is closed: nothing left that needs widget state
-    assert not cap.outputs  # the answer went into the widget's place, not below it
+    # The answer went into the widget's place (an update of its display), not below it.
+    assert [(o.update, o.data["text/markdown"].endswith("All of it")) for o in cap.outputs] == [(True, True)]
 
 
 def test_text_view_prints_reasoning_and_answer_apart():
