@@ -261,15 +261,18 @@ MIN_RATE_SECONDS = 0.2
 
 
 def output_rate(response: OmniResponse) -> str | None:
-    """Output tokens per second since the first token: the reported count once usage arrived,
-    an estimate from the text so far ("≈") while streaming."""
+    """Text tokens (answer and reasoning) per second since the first token: the reported
+    count once usage arrived, an estimate from the text so far ("≈") while streaming.
+    Speech tokens are left out so that the live and final figures measure the same thing."""
     if response.first_token_at is None:
         return None
     end = response.finished_at or time.perf_counter()
     seconds = end - response.first_token_at
-    completion = (response.usage or {}).get("completion_tokens")
+    usage = response.usage or {}
+    completion = usage.get("completion_tokens")
     if completion and seconds > 0:
-        return f"{completion / seconds:.0f} tok/s"
+        speech = (usage.get("completion_tokens_details") or {}).get("audio_tokens") or 0
+        return f"{(completion - speech) / seconds:.0f} tok/s"
     if seconds < MIN_RATE_SECONDS:  # a rate over a few milliseconds says nothing
         return None
     so_far = tokens.text_tokens(response.reasoning) + tokens.text_tokens(response.text)

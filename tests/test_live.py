@@ -100,13 +100,15 @@ def test_status_line_names_model_voice_first_token_rate_and_elapsed(widget):
     live = status_line(response, "emulator", streaming=True)
     assert live.startswith("qwen3-omni-flash · Cherry · first token ")
     assert re.search(r" · ≈[4-6] tok/s · 1\.0 s · emulator · streaming…$", live)
-    feed(view, response, Usage(1, 40, 41, {}, {}, raw={"completion_tokens": 40, "prompt_tokens": 1,
-                                                      "total_tokens": 41}))
+    feed(view, response, Usage(1, 60, 61, {}, {}, raw={
+        "completion_tokens": 60, "prompt_tokens": 1, "total_tokens": 61,
+        "completion_tokens_details": {"audio_tokens": 20, "text_tokens": 40}}))
     response.first_token_at = response.started_at + 0.5
     response.finished_at = response.started_at + 2.5
     final = status_line(response, "emulator")
     assert "first token 500 ms" in final and "20 tok/s" in final and "2.5 s" in final
-    assert "≈" not in final and "streaming" not in final  # the reported count, not the estimate
+    # The reported text tokens (speech left out, as in the live estimate), not the estimate.
+    assert "≈" not in final and "streaming" not in final
 
 
 def test_finish_replaces_the_widget_with_static_markdown(widget):
