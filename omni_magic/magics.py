@@ -77,6 +77,7 @@ class OmniMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.conversation = Conversation()
         self._client: OmniClient | None = None
+        self._client_settings: tuple[Any, ...] = ()
         self._cell_id: str | None = None
         if shell is not None:
             shell.events.register("pre_run_cell", self._note_cell)
@@ -223,18 +224,24 @@ class OmniMagics(Magics):
             raise UsageError(f"Unknown %omni command {command!r}: use models, voices, history, reset or config.")
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _settings(self, region: str, base_url: str | None) -> tuple[Any, ...]:
+        """What a client is built from: backend (region, base URL, key), timeout, retries, pacing."""
+        from .emulator import Pacing
+
+        return (backend.resolve(None, region, base_url), self.timeout, self.max_retries,
+                Pacing(self.emulator_first_token, self.emulator_per_chunk))
+
     def _client_for(self, region: str, base_url: str | None) -> OmniClient:
-        """The client for these settings; rebuilt when the region, base URL or key changes."""
-        wanted = backend.resolve(None, region, base_url)
-        if self._client is None or self._client.backend != wanted:
+        """The client for these settings, rebuilt when any of them changed."""
+        settings = self._settings(region, base_url)
+        if self._client is None or settings != self._client_settings:
             if self._client is not None:
                 self._client.close()
-            from .emulator import Pacing
-
             self._client = OmniClient(
                 region=region, base_url=base_url, timeout=self.timeout, max_retries=self.max_retries,
-                emulator_pacing=Pacing(self.emulator_first_token, self.emulator_per_chunk),
+                emulator_pacing=settings[3],
             )
+            self._client_settings = settings
         return self._client
 
     def _view(self, client: OmniClient) -> Any:

@@ -181,6 +181,7 @@ def _install_client(shell, handler, base_url="http://test.invalid/v1"):
     shell.run_line_magic("config", f"OmniMagics.base_url = '{base_url}'")
     m = magics(shell)
     m._client = OmniClient(base_url=base_url, transport=httpx.MockTransport(handler), max_retries=0)
+    m._client_settings = m._settings("intl", base_url)
 
 
 def test_a_stream_cut_short_keeps_the_partial_answer_in_out(ip):
@@ -227,6 +228,19 @@ def test_line_commands(ip):
     assert "region" in config and "emulator_first_token" in config
     with pytest.raises(UsageError, match="models"):
         run_line(ip, "frobnicate")
+
+
+def test_changing_the_timeout_or_retries_takes_effect_on_the_next_cell(ip):
+    run(ip, "--text-only", "Hi")
+    ip.run_line_magic("config", "OmniMagics.timeout = 7.5")
+    ip.run_line_magic("config", "OmniMagics.max_retries = 0")
+    try:
+        run(ip, "--text-only", "Hi again")
+    finally:  # %config outlives the extension in this shared shell: put the defaults back
+        ip.run_line_magic("config", "OmniMagics.timeout = 60.0")
+        ip.run_line_magic("config", "OmniMagics.max_retries = 2")
+    client = magics(ip)._client
+    assert client._http.timeout.read == 7.5 and client.max_retries == 0
 
 
 def test_config_traits_set_the_defaults(ip):
