@@ -18,12 +18,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ..catalog import MODELS, Model
+from .faults import HEADER, MALFORMED, Fault, FaultQueue, FaultSpecError, truncate_audio
 from .pacing import Pacing
 from .received import summarize
 from .stream import chunks, plan
 from .validate import Rejected, validate
 
 PREFIXES = ("/compatible-mode/v1", "/v1")
+ADMIN = "/_emulator"
 _GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
@@ -49,11 +51,14 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], pacing: Pacing, counter: _Counter,
-                 abandoned: _Counter) -> None:
+                 abandoned: _Counter, authorized: _Counter, faults: FaultQueue) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.pacing = pacing
         self.counter = counter
         self.abandoned = abandoned
+        self.authorized = authorized
+        self.faults = faults
+        self.stopping = threading.Event()  # wakes stalled streams when the server stops
         self.lock = threading.Lock()
         # Open connections and the threads serving them, so stop() can end both.
         self.connections: dict[socket.socket, threading.Thread] = {}
@@ -94,33 +99,75 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def do_GET(self) -> None:
-        if self._route() == "/models":
+        if self.path.rstrip("/") == f"{ADMIN}/stats":
+            self._json(200, {"requests": self.server.counter.value,
+                             "abandoned": self.server.abandoned.value,
+                             "faults_queued": len(self.server.faults)})
+        elif self._route() == "/models":
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "system"}
                     for m in MODELS]
             self._json(200, {"object": "list", "data": data})
         else:
             self._not_found()
 
+    def do_DELETE(self) -> None:
+        if self.path.rstrip("/") == f"{ADMIN}/faults":
+            self.server.faults.clear()
+            self._json(200, {"faults_queued": 0})
+        else:
+            self._not_found()
+
     def do_POST(self) -> None:
         length = self.headers.get("Content-Length", "0")
         raw = self.rfile.read(int(length)) if length.isdigit() else b""
+        if self.path.rstrip("/") == f"{ADMIN}/faults":
+            self._queue_fault(raw)
+            return
         if self._route() != "/chat/completions":
             self._not_found()
             return
         self.server.counter.add()
+        if self.headers.get("Authorization"):
+            self.server.authorized.add()  # counted, never read: the emulator keeps no keys
         uid = str(uuid.uuid4())
+        fault = None
         try:
+            fault = self._fault()
+            if fault is not None and fault.refusal is not None:
+                raise fault.refusal
             body, model = validate(raw)
         except Rejected as err:
-            self._json(err.status, err.body(uid))
+            self._json(err.status, err.body(uid), fault.headers if fault else {})
             return
         try:
-            self._stream(body, model, uid)
+            self._stream(body, model, uid, fault)
         except _GONE:
             self.close_connection = True  # the client left mid-stream; nothing to tell it
             self.server.abandoned.add()
 
-    def _stream(self, body: dict[str, Any], model: Model, uid: str) -> None:
+    def _fault(self) -> Fault | None:
+        """This request's fault: its X-Omni-Fault header, else the next queued one."""
+        spec = self.headers.get(HEADER)
+        if spec is None:
+            return self.server.faults.pop()
+        try:
+            return Fault.parse(spec)
+        except FaultSpecError as exc:
+            raise Rejected(400, "invalid_parameter_error", f"{HEADER}: {exc}") from None
+
+    def _queue_fault(self, raw: bytes) -> None:
+        try:
+            order = json.loads(raw or b"{}")
+            fault = Fault.parse(str(order["fault"]))
+            times = int(order.get("times", 1))
+        except (ValueError, KeyError, TypeError, AttributeError, FaultSpecError) as exc:
+            self._json(400, {"error": f'Post {{"fault": "KIND[:after=N,...]", "times": N}}: {exc}'})
+            return
+        self.server.faults.push(fault, times)
+        self._json(200, {"faults_queued": len(self.server.faults)})
+
+    def _stream(self, body: dict[str, Any], model: Model, uid: str,
+                fault: Fault | None = None) -> None:
         started = time.monotonic()
         pacing = self.server.pacing
         try:
@@ -138,16 +185,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         time.sleep(max(0.0, pacing.first_token - (time.monotonic() - started)))
-        first = True
-        for chunk in chunks(answer, uid, int(time.time())):
-            if chunk.paced and not first and pacing.per_chunk:
+        kind = fault.kind if fault is not None else None
+        for i, chunk in enumerate(chunks(answer, uid, int(time.time()))):
+            if chunk.paced and i and pacing.per_chunk:
                 time.sleep(pacing.per_chunk)
-            first = False
+            if kind is not None and i >= fault.after:
+                if kind == "disconnect":
+                    self._hang_up()
+                    return
+                if kind == "stall":
+                    self.server.stopping.wait(fault.seconds)
+                elif kind == "malformed":
+                    self._send_chunk(MALFORMED)
+                if kind != "truncated_audio" or truncate_audio(chunk.data):
+                    kind = None  # done: each fault strikes once
             data = json.dumps(chunk.data, ensure_ascii=False, separators=(",", ":"))
             self._send_chunk(f"data: {data}\n\n".encode())
         self._send_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _hang_up(self) -> None:
+        """Drop the connection mid-answer, the way a crashed proxy does: no final chunk."""
+        self.close_connection = True
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     def _send_chunk(self, payload: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
@@ -159,11 +221,14 @@ class _Handler(BaseHTTPRequestHandler):
                                  f"{self.path.split('?', 1)[0]}. Post to "
                                  f"{PREFIXES[0]}/chat/completions.").body(uid))
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
+    def _json(self, status: int, payload: dict[str, Any],
+              headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
@@ -180,6 +245,8 @@ class Emulator:
         self._server: _Server | None = None
         self._counter = _Counter()
         self._abandoned = _Counter()
+        self._authorized = _Counter()
+        self.faults = FaultQueue()
         self._thread: threading.Thread | None = None
 
     @property
@@ -198,14 +265,23 @@ class Emulator:
         return self._counter.value
 
     @property
+    def authorized_count(self) -> int:
+        """Requests that carried an Authorization header (its value is never looked at)."""
+        return self._authorized.value
+
+    @property
     def abandoned_count(self) -> int:
         """Streams the client hung up on before the end (an interrupt, a timeout)."""
         return self._abandoned.value
 
+    def inject(self, spec: str, times: int = 1) -> None:
+        """Queue a fault (see ``faults.py``) for the next ``times`` requests."""
+        self.faults.push(Fault.parse(spec), times)
+
     def start(self) -> str:
         if self._server is None:
             self._server = _Server((self.host, self._port), self.pacing, self._counter,
-                                   self._abandoned)
+                                   self._abandoned, self._authorized, self.faults)
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                             name="omni-emulator", daemon=True)
             self._thread.start()
@@ -216,6 +292,7 @@ class Emulator:
         if server is None:
             return
         self._port = server.server_address[1]
+        server.stopping.set()
         server.shutdown()
         with server.lock:
             open_connections = list(server.connections.items())

@@ -1,0 +1,123 @@
+"""Faults the emulator injects on request: the reliability tests' tool, and a user's.
+
+A fault is written ``kind[:key=value,...]``:
+
+=========================  ================================================================
+``disconnect:after=N``     close the connection after N chunks, mid-answer
+``malformed:after=N``      after N chunks, send one chunk whose JSON is cut in half
+``truncated_audio``        the first speech chunk (at or after ``after=N``) has its base64
+                           cut short
+``stall:after=N,seconds=S``  after N chunks, send nothing for S seconds, then go on
+``429:retry_after=S``      refuse with 429 Throttling and ``Retry-After: S`` (default 1)
+``500``, ``503``           refuse with the service's server-error bodies
+``401``                    refuse with invalid_api_key
+``content_filter``         refuse with 400 data_inspection_failed
+=========================  ================================================================
+
+Choose one per request with the ``X-Omni-Fault`` header, or queue faults for the
+next requests (any client, the magic included) with ``Emulator.inject(spec, times)``
+or ``POST /_emulator/faults`` with ``{"fault": spec, "times": N}``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from .validate import Rejected
+
+HEADER = "X-Omni-Fault"
+
+# status, code, message: the service's wording where the seed or its docs give it.
+_REFUSALS: dict[str, tuple[int, str, str]] = {
+    "401": (401, "invalid_api_key", "Incorrect API key provided. "),
+    "429": (429, "Throttling", "Requests rate limit exceeded, please try again later."),
+    "500": (500, "InternalError", "An internal error has occured, please try again later."),
+    "503": (503, "ServiceUnavailable", "The service is temporarily unavailable, please try again later."),
+    "content_filter": (400, "data_inspection_failed", "Input data may contain inappropriate content."),
+}
+_IN_STREAM = ("disconnect", "malformed", "truncated_audio", "stall")
+KINDS = tuple(_REFUSALS) + _IN_STREAM
+_PARAMS = {"after": int, "seconds": float, "retry_after": float}
+
+
+class FaultSpecError(ValueError):
+    """A fault spec the emulator cannot read; the message lists the kinds."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected fault: what, and (in the stream) after how many chunks."""
+
+    kind: str
+    after: int = 0
+    seconds: float = 0.0
+    retry_after: float = 1.0
+
+    @classmethod
+    def parse(cls, spec: str) -> Fault:
+        kind, _, params = spec.strip().partition(":")
+        if kind not in KINDS:
+            raise FaultSpecError(f"Unknown fault {kind!r}; use one of: {', '.join(KINDS)}.")
+        values: dict[str, Any] = {}
+        for item in filter(None, (p.strip() for p in params.split(","))):
+            key, _, value = item.partition("=")
+            if key not in _PARAMS:
+                raise FaultSpecError(f"Unknown fault parameter {key!r} in {spec!r}; "
+                                     f"use {', '.join(_PARAMS)}.")
+            try:
+                values[key] = _PARAMS[key](value)
+            except ValueError:
+                raise FaultSpecError(f"Fault parameter {key} needs a number, not {value!r}.") from None
+        return cls(kind, **values)
+
+    @property
+    def refusal(self) -> Rejected | None:
+        """The HTTP error to answer with instead of a stream, for the refusing kinds."""
+        if self.kind not in _REFUSALS:
+            return None
+        return Rejected(*_REFUSALS[self.kind])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": f"{self.retry_after:g}"} if self.kind == "429" else {}
+
+
+def truncate_audio(data: dict[str, Any]) -> bool:
+    """Cut the base64 of a speech chunk short, in place; False if it carries no speech."""
+    try:
+        audio = data["choices"][0]["delta"]["audio"]
+        b64 = audio["data"]
+    except (KeyError, IndexError, TypeError):
+        return False
+    audio["data"] = b64[: len(b64) // 8 * 4 + 1]  # half of it, one more than a multiple of 4: never valid
+    return True
+
+
+MALFORMED = b'data: {"choices":[{"delta":{"content":"cut her\n\n'
+
+
+class FaultQueue:
+    """Faults waiting for the next requests, in order; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: deque[Fault] = deque()
+
+    def push(self, fault: Fault, times: int = 1) -> None:
+        with self._lock:
+            self._items.extend([fault] * times)
+
+    def pop(self) -> Fault | None:
+        with self._lock:
+            return self._items.popleft() if self._items else None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)

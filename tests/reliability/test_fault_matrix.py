@@ -1,0 +1,159 @@
+"""Every fault the emulator can inject, through OmniClient and through the magic.
+
+What must hold for each: the user reads one clear paragraph (never a traceback);
+whatever arrived before an in-stream fault is kept on the result, with ``.error``
+set; retries happen only before the first event (counted on the emulator's side);
+the next request works. A canary key rides along, and must show up nowhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from IPython.utils.capture import capture_output
+
+from omni_magic import OmniClient, OmniResponse
+from omni_magic.emulator import Emulator, Pacing
+
+CANARY = "sk-canary-7f3a9c1e5b2d4f60"
+PROMPT = "Tell me about rivers."
+READ_TIMEOUT = 0.5
+
+
+@dataclass(frozen=True)
+class Case:
+    spec: str
+    times: int  # how many requests in a row get it
+    outcome: str  # "kept": partial answer with .error | "raised": refused | "recovered": retried, complete
+    error: str | None  # the OmniError subclass the user sees
+    requests: int  # POSTs the emulator counts: 1 + retries
+
+    def __str__(self) -> str:
+        return f"{self.spec}x{self.times}"
+
+
+CASES = [
+    Case("disconnect:after=6", 1, "kept", "StreamCutShort", 1),
+    Case("malformed:after=4", 1, "kept", "ProtocolError", 1),
+    Case("truncated_audio:after=3", 1, "kept", "ProtocolError", 1),
+    Case(f"stall:after=4,seconds={READ_TIMEOUT * 4}", 1, "kept", "StreamCutShort", 1),
+    Case("429:retry_after=0", 1, "recovered", None, 2),
+    Case("429:retry_after=0", 3, "raised", "RateLimitError", 3),
+    Case("500", 1, "recovered", None, 2),
+    Case("503", 3, "raised", "ServerError", 3),
+    Case("401", 1, "raised", "AuthenticationError", 1),
+    Case("content_filter", 1, "raised", "ContentFilterError", 1),
+]
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with Emulator(pacing=Pacing.none()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def full(emulator) -> OmniResponse:
+    """The answer with no fault: what every partial answer must be the start of."""
+    with OmniClient(base_url=emulator.base_url) as client:
+        return client.chat(PROMPT)
+
+
+@pytest.fixture(autouse=True)
+def canary(monkeypatch, caplog, emulator):
+    """The key is set for every case; afterwards no log line may carry it."""
+    monkeypatch.setenv("DASHSCOPE_API_KEY", CANARY)
+    emulator.faults.clear()
+    with caplog.at_level(logging.DEBUG):
+        yield
+    assert CANARY not in caplog.text
+    assert emulator.authorized_count > 0  # the key really was sent
+
+
+def assert_no_canary(*things: object) -> None:
+    for thing in things:
+        assert CANARY not in str(thing) and CANARY not in repr(thing)
+
+
+def assert_prefix(partial: OmniResponse, full: OmniResponse) -> None:
+    assert partial.text and full.text.startswith(partial.text)
+    assert np.array_equal(partial.audio, full.audio[: partial.audio.size])
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_through_the_client(case, emulator, full):
+    with OmniClient(base_url=emulator.base_url, timeout=READ_TIMEOUT, backoff=0.01) as client:
+        emulator.inject(case.spec, case.times)
+        before = emulator.request_count
+        if case.outcome == "raised":
+            with pytest.raises(Exception) as info:
+                client.chat(PROMPT)
+            assert type(info.value).__name__ == case.error
+            assert_no_canary(info.value, info.value._render_traceback_())
+        else:
+            reply = client.chat(PROMPT)
+            assert_no_canary(reply, reply.error, reply.usage, reply.request)
+            if case.outcome == "kept":
+                assert type(reply.error).__name__ == case.error
+                assert_prefix(reply, full)
+                assert reply.audio_seconds > 0  # speech that arrived is kept too
+            else:
+                assert reply.error is None and reply.text == full.text
+        assert emulator.request_count - before == case.requests
+        # The next request on the same client works.
+        assert client.chat(PROMPT, audio=False).complete
+
+
+@pytest.fixture
+def shell(ip, emulator):
+    ip.run_line_magic("config", f"OmniMagics.base_url = {emulator.base_url!r}")
+    ip.run_line_magic("config", f"OmniMagics.timeout = {READ_TIMEOUT}")
+    yield ip
+    ip.run_line_magic("config", "OmniMagics.base_url = ''")
+    ip.run_line_magic("config", "OmniMagics.timeout = 60.0")
+
+
+def everything_shown(cap) -> str:
+    return cap.stdout + cap.stderr + "".join(str(o.data) for o in cap.outputs)
+
+
+@pytest.mark.parametrize("mode", ["widgets", "text"])
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_through_the_magic(case, mode, shell, emulator, full):
+    shell.run_line_magic("config", f"OmniMagics.display_mode = {mode!r}")
+    magics = shell.magics_manager.registry["OmniMagics"]
+    try:
+        emulator.inject(case.spec, case.times)
+        before = emulator.request_count
+        with capture_output() as cap:
+            result = shell.run_cell(f"%%omni --out reply\n{PROMPT}")
+        shown = everything_shown(cap)
+        assert emulator.request_count - before == case.requests
+        assert "Traceback" not in shown and 'File "' not in shown
+        assert_no_canary(shown, shell.user_ns["reply"])
+        reply = shell.user_ns["reply"]
+        if case.outcome == "raised":
+            assert type(result.error_in_exec).__name__ == case.error
+            assert f"{case.error}: " in shown  # one paragraph: what happened and what to do
+            assert reply.error is result.error_in_exec and reply.text == ""
+        else:
+            assert result.error_in_exec is None
+            assert shell.user_ns["_"] is reply
+            if case.outcome == "kept":
+                assert type(reply.error).__name__ == case.error
+                assert f"{case.error}: " in shown
+                assert_prefix(reply, full)
+                assert reply.text in shown  # the partial answer is on screen
+            else:
+                assert reply.error is None and reply.text == full.text
+        # The next cell works.
+        with capture_output() as cap:
+            again = shell.run_cell(f"%%omni --out again --text-only\n{PROMPT}")
+        assert again.error_in_exec is None and shell.user_ns["again"].complete
+        assert_no_canary(everything_shown(cap))
+        assert CANARY not in repr(magics.conversation.turns)
+    finally:
+        shell.run_line_magic("config", "OmniMagics.display_mode = 'auto'")
