@@ -1,0 +1,479 @@
+"""The quickstart notebook run in a real JupyterLab, in Debian's Chromium driven by Playwright.
+
+What only a browser can show: the answer grows in the page while it streams (the ipywidgets
+live view renders, so the widget manager works), the live view is replaced by static outputs
+when the stream ends, the ``<audio>`` element plays exactly the speech saved to disk, the usage
+table renders, and the notebook saved from the page holds everything with no widget state.
+
+No browser is downloaded: the test drives ``/usr/bin/chromium`` (``apt-get install chromium``).
+Without Chromium, Playwright or JupyterLab it is skipped, unless ``OMNI_REQUIRE_BROWSER=1``
+(set by ``.ci/run``), which turns the skip into a failure. Screenshots go to
+``$OMNI_UI_ARTIFACTS``, else ``build/ui/`` under the checkout.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICKSTART = ROOT / "notebooks" / "quickstart.ipynb"
+TOKEN = "omni-magic-browser-test"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these Chromium phones home, and on a closed network its connections get refused.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# JupyterLab user settings written into the isolated settings dir: no news/update pop-up over
+# the notebook, and every cell kept in the DOM (no windowing) so selectors and screenshots see it.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+}
+
+pytestmark = pytest.mark.browser
+
+
+# -- skip policy --------------------------------------------------------------------------------
+def _chromium() -> str | None:
+    if os.path.exists("/usr/bin/chromium"):
+        return "/usr/bin/chromium"
+    return shutil.which("chromium")
+
+
+def _missing() -> list[str]:
+    missing = []
+    if _chromium() is None:
+        missing.append("chromium (apt-get install chromium)")
+    for module, extra in (("playwright", "playwright"), ("jupyterlab", "jupyterlab")):
+        if importlib.util.find_spec(module) is None:
+            missing.append(f"the {extra} package (pip install -e '.[ui]')")
+    return missing
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    missing = _missing()
+    if missing:
+        reason = "browser test needs " + ", ".join(missing)
+        if os.environ.get("OMNI_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason + " (OMNI_REQUIRE_BROWSER=1 forbids skipping)", pytrace=False)
+        pytest.skip(reason)
+    return _chromium()  # type: ignore[return-value]
+
+
+# -- the JupyterLab server ----------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    """A JupyterLab server on loopback with isolated Jupyter dirs; ``stop`` ends it and its kernels."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.root = base / "root"
+        self.runtime = base / "runtime"
+        self.log_path = base / "server.log"
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("DASHSCOPE_API_KEY", None)  # the embedded emulator answers
+        dirs = {
+            "JUPYTER_CONFIG_DIR": "config",
+            # The user data dir only: sys.prefix/share/jupyter (kernel spec, ipywidgets'
+            # lab extension) stays on the data path.
+            "JUPYTER_DATA_DIR": "data",
+            "JUPYTER_RUNTIME_DIR": "runtime",
+            "JUPYTERLAB_SETTINGS_DIR": "settings",
+            "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
+            "IPYTHONDIR": "ipython",  # no profile or startup files of the user's
+        }
+        for name, sub in dirs.items():
+            path = self.base / sub
+            path.mkdir(parents=True, exist_ok=True)
+            env[name] = str(path)
+        # The kernel imports this checkout's omni_magic, installed or not.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        return env
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(QUICKSTART, self.root / QUICKSTART.name)
+        env = self.env()
+        settings = Path(env["JUPYTERLAB_SETTINGS_DIR"])
+        for rel, values in LAB_SETTINGS.items():
+            (settings / rel).parent.mkdir(parents=True, exist_ok=True)
+            (settings / rel).write_text(json.dumps(values))
+        # No "build recommended" check (and dialog) on page load: the lab extensions are prebuilt.
+        labconfig = Path(env["JUPYTER_CONFIG_DIR"]) / "labconfig"
+        labconfig.mkdir(parents=True, exist_ok=True)
+        (labconfig / "page_config.json").write_text(json.dumps({"buildCheck": False, "buildAvailable": False}))
+        cmd = [
+            sys.executable, "-m", "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={self.root}",
+            # window.jupyterapp: run commands (run all, save) and read the kernel's state.
+            "--LabApp.expose_app_in_browser=True",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.root, env=env, stdin=subprocess.DEVNULL,
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                status = self.api("GET", "/api/status")
+                if isinstance(status, dict) and "started" in status:
+                    return
+            except (OSError, urllib.error.URLError, ValueError):
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"JupyterLab did not answer on {self.url} within 60 s:\n{self.log_tail()}")
+
+    def api(self, method: str, path: str, timeout: float = 5) -> object:
+        request = urllib.request.Request(
+            f"{self.url}{path}?token={TOKEN}", method=method,
+            headers={"Authorization": f"token {TOKEN}"},
+            data=b"" if method in ("POST", "DELETE") else None,
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+        return json.loads(body) if body.strip() else None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:  # kernels run in sessions of their own: ask the server to end them first
+                for kernel in self.api("GET", "/api/kernels") or []:
+                    self.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=15)
+            except Exception:
+                pass
+            try:
+                self.api("POST", "/api/shutdown")
+            except Exception:
+                pass
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.proc.pid, signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    _signal_group(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(timeout=5)
+        # Any kernel left behind is recognised by its connection file in our runtime dir.
+        for pid in _pids_mentioning(str(self.runtime)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if self._log is not None:
+            self._log.close()
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)  # the server was started in a session (and group) of its own
+    except OSError:
+        pass
+
+
+def _pids_mentioning(text: str) -> list[int]:
+    pids = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return pids
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def lab(chromium_path, tmp_path_factory):
+    server = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    folder = Path(os.environ.get("OMNI_UI_ARTIFACTS") or ROOT / "build" / "ui")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# -- the page -----------------------------------------------------------------------------------
+# Reads the %%omni cell (marked data-omni-test="ask") in one round trip: the live view's answer
+# (the Markdown inside the ipywidgets Output widget) and the static outputs that replace it.
+SAMPLE_JS = """() => {
+  const cell = document.querySelector('[data-omni-test="ask"]');
+  if (!cell) return null;
+  const area = cell.querySelector('.jp-Cell-outputArea');
+  const live = cell.querySelector('.widget-vbox .widget-output .jp-RenderedMarkdown');
+  const finals = Array.from(area.querySelectorAll(
+      ':scope > .jp-OutputArea-child > .jp-RenderedMarkdown[data-mime-type="text/markdown"]'));
+  return {
+    widget: !!cell.querySelector('.widget-vbox'),
+    live: live ? live.innerText : null,
+    status: (cell.querySelector('.widget-vbox .widget-html-content') || {}).innerText || null,
+    finals: finals.map(e => e.innerText),
+    audio: cell.querySelectorAll('audio').length,
+    usage: cell.querySelectorAll('table.omni-usage').length,
+  };
+}"""
+
+KERNEL_IDLE_JS = """() => {
+  const app = window.jupyterapp;
+  const panel = app && app.shell.currentWidget;
+  if (!panel || !panel.sessionContext || !panel.content || !panel.context.isReady) return false;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return !!kernel && panel.sessionContext.isReady && kernel.status === 'idle'
+      && kernel.connectionStatus === 'connected' && panel.content.widgets.length > 0;
+}"""
+
+
+def _ask_cell(nb: dict) -> tuple[int, str]:
+    """Index of the quickstart's speaking %%omni cell and the file its --save names."""
+    for index, cell in enumerate(nb["cells"]):
+        source = "".join(cell["source"])
+        match = re.match(r"%%omni\b[^\n]*--save[ =](\S+)", source)
+        if cell["cell_type"] == "code" and match and "--out reply" in source.splitlines()[0]:
+            return index, match.group(1)
+    raise AssertionError("quickstart.ipynb has no `%%omni --out reply --save FILE` cell")
+
+
+def _new_maxima(lengths: list[int]) -> list[int]:
+    """The lengths that beat every earlier one, in order: how many steps the answer grew by."""
+    steps: list[int] = []
+    for n in lengths:
+        if not steps or n > steps[-1]:
+            steps.append(n)
+    return steps
+
+
+def test_quickstart_streams_plays_and_saves_in_jupyterlab(lab, chromium_path, artifacts):
+    from playwright.sync_api import sync_playwright
+
+    nb_path = lab.root / QUICKSTART.name
+    ask_index, wav_name = _ask_cell(json.loads(nb_path.read_text()))
+    console: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                page.set_default_timeout(60_000)
+                page.on("console", lambda m: console.append(f"{m.type}: {m.text}")
+                        if m.type in ("error", "warning") else None)
+                page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+                _run_and_check(page, lab, ask_index, wav_name, artifacts)
+            finally:
+                browser.close()
+    except BaseException:
+        print("\n--- browser console (errors and warnings) ---\n" + "\n".join(console[-30:]))
+        print("--- JupyterLab log (tail) ---\n" + lab.log_tail())
+        raise
+
+
+def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Path) -> None:
+    page.goto(f"{lab.url}/lab/tree/{QUICKSTART.name}?token={TOKEN}", timeout=90_000)
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=90_000)  # the first kernel start is slow
+    marked = page.evaluate(
+        """(i) => {
+          const cell = window.jupyterapp.shell.currentWidget.content.widgets[i];
+          cell.node.setAttribute('data-omni-test', 'ask');
+          return cell.model.sharedModel.getSource();
+        }""",
+        ask_index,
+    )
+    assert marked.startswith("%%omni"), marked
+
+    # Run All Cells (the command behind Run ▸ Run All Cells); not awaited here, so the page can
+    # be sampled while the cell streams.
+    page.evaluate(
+        """() => {
+          window.__omniRun = 'running';
+          window.jupyterapp.commands.execute('notebook:run-all-cells')
+            .then(() => { window.__omniRun = 'done'; }, e => { window.__omniRun = 'error: ' + e; });
+        }"""
+    )
+
+    # 3. Sample the answer every ~20 ms until the static answer has replaced the live view.
+    samples: list[dict] = []
+    deadline = time.monotonic() + 90
+    final = None
+    streaming_shot = artifacts / "quickstart-omni-cell-streaming.png"
+    streaming_shot.unlink(missing_ok=True)
+    shot_taken = False
+    while time.monotonic() < deadline:
+        sample = page.evaluate(SAMPLE_JS)
+        samples.append(sample)
+        if not shot_taken and sample and sample["live"] and len(sample["live"]) > 100:
+            shot_taken = True  # one picture of the live view, halfway through the answer
+            try:
+                page.locator('[data-omni-test="ask"]').screenshot(path=str(streaming_shot), timeout=5_000)
+            except Exception as exc:  # a picture is a bonus: never fail the sampling for it
+                print(f"(no streaming screenshot: {exc})")
+        if sample and not sample["widget"] and any("This is the omni_magic emulator" in f
+                                                   for f in sample["finals"]):
+            final = sample
+            break
+        page.wait_for_timeout(20)
+    assert final is not None, f"the static answer never replaced the live view; last sample: {samples[-1:]}"
+
+    live = [s["live"] for s in samples if s and s["live"] is not None]
+    lengths = [len(text.strip()) for text in live]
+    steps = _new_maxima([n for n in lengths if n > 0])
+    print(f"\nlive answer: {len(samples)} samples, {len(live)} with the live widget; "
+          f"distinct lengths in order: {steps}")
+    assert live, "the ipywidgets live view never rendered (is the widget manager extension found?)"
+    assert len(steps) >= 5, f"the answer did not grow in steps while streaming: lengths {lengths}"
+    assert any(s and s["status"] and "streaming" in s["status"] for s in samples), \
+        "no status line with 'streaming…' in the live view"
+
+    page.wait_for_function("() => window.__omniRun !== 'running'", timeout=90_000)
+    assert page.evaluate("() => window.__omniRun") == "done"
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=30_000)
+
+    cell = page.locator('[data-omni-test="ask"]')
+    final = page.evaluate(SAMPLE_JS)
+    answers = [f for f in final["finals"] if "This is the omni_magic emulator" in f]
+    assert len(answers) == 1, f"expected the answer once, got {final['finals']}"
+    status, _, answer = answers[0].strip().partition("\n")
+    assert " · " in status and "first token" in status and "emulator" in status, status
+    assert "streaming" not in status, status
+    assert answer.strip().startswith("This is the omni_magic emulator"), answers[0]
+    assert cell.locator(".jp-Cell-outputArea sub").first.inner_text().strip() == status.strip()
+    longest_live = max(live, key=len).strip()
+    assert answer.strip()[:12] == longest_live[:12], (longest_live, answer)
+    assert not final["widget"], "the live widget is still in the cell"
+
+    # 4. The speech: the <audio> element's duration equals the saved WAV's.
+    import soundfile as sf
+
+    audio = cell.locator("audio")
+    assert audio.count() == 1, f"expected one <audio> in the cell, found {audio.count()}"
+    page.wait_for_function(
+        """() => { const a = document.querySelector('[data-omni-test="ask"] audio');
+                   return a && a.readyState >= 1 && Number.isFinite(a.duration) && a.duration > 0; }""",
+        timeout=30_000,
+    )
+    page_seconds = audio.evaluate("a => a.duration")
+    wav = lab.root / wav_name
+    assert wav.is_file(), f"{wav_name} was not saved beside the notebook"
+    info = sf.info(str(wav))
+    file_seconds = info.frames / info.samplerate
+    print(f"audio: <audio>.duration = {page_seconds:.4f} s, {wav_name} = {file_seconds:.4f} s "
+          f"({info.frames} frames at {info.samplerate} Hz)")
+    assert abs(page_seconds - file_seconds) <= 0.05
+
+    # 5. The usage table.
+    table = cell.locator("table.omni-usage")
+    assert table.count() == 1
+    headers = [h.strip() for h in table.locator("th").all_inner_texts()]
+    assert "estimated" in headers and "reported" in headers, headers
+    rows = table.locator("tr").evaluate_all(
+        "rows => rows.map(r => Array.from(r.querySelectorAll('td')).map(c => c.innerText.trim()))")
+    prompt = next((r for r in rows if r and r[0] == "prompt"), None)
+    assert prompt is not None, rows
+    assert all(re.fullmatch(r"[\d,]+", value) for value in prompt[1:]), prompt
+
+    # 6. Save from the page, then read the file.
+    nb_path = lab.root / QUICKSTART.name
+    before = nb_path.stat().st_mtime_ns
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function(
+        "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+    assert nb_path.stat().st_mtime_ns != before, "the notebook on disk was not rewritten"
+    saved = json.loads(nb_path.read_text())
+    outputs = saved["cells"][ask_index].get("outputs", [])
+    data = [o.get("data", {}) for o in outputs]
+    markdown = ["".join(d["text/markdown"]) if isinstance(d.get("text/markdown"), list)
+                else d.get("text/markdown", "") for d in data]
+    html = ["".join(d["text/html"]) if isinstance(d.get("text/html"), list)
+            else d.get("text/html", "") for d in data]
+    assert any("This is the omni_magic emulator" in m and "<sub>" in m for m in markdown), markdown
+    assert any("<audio" in h and "data:audio/wav;base64," in h for h in html)
+    assert any("omni-usage" in h and "reported" in h for h in html)
+    widget_outputs = [(i, o) for i, c in enumerate(saved["cells"]) for o in c.get("outputs", [])
+                      if WIDGET_VIEW in o.get("data", {})]
+    assert not widget_outputs, f"widget views saved in the notebook: {widget_outputs}"
+
+    # 7. Screenshots: the whole notebook (the viewport stretched to its height) and the cell.
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    hidden = page.evaluate(  # how far the last cell reaches below the notebook's visible area
+        """() => {
+          const scroller = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')
+                        || document.querySelector('.jp-NotebookPanel-notebook');
+          const cells = document.querySelectorAll('.jp-NotebookPanel .jp-Cell');
+          if (!scroller || !cells.length) return 0;
+          const bottom = cells[cells.length - 1].getBoundingClientRect().bottom;
+          return Math.ceil(bottom - scroller.getBoundingClientRect().top + scroller.scrollTop
+                           - scroller.clientHeight);
+        }""")
+    page.set_viewport_size({"width": 1280, "height": min(1000 + max(0, int(hidden)) + 60, 8000)})
+    page.wait_for_timeout(500)
+    full = artifacts / "quickstart-lab.png"
+    page.screenshot(path=str(full), full_page=True)
+    clip = artifacts / "quickstart-omni-cell.png"
+    cell.screenshot(path=str(clip))
+    shutil.copy(nb_path, artifacts / "quickstart-saved.ipynb")
+    shots = [full, clip] + ([streaming_shot] if streaming_shot.exists() else [])
+    print("screenshots: " + ", ".join(str(s) for s in shots))
