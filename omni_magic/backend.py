@@ -15,8 +15,8 @@ from . import catalog
 from .errors import InvalidRequest
 
 EMULATOR_NOTICE = (
-    "Emulated answer: no DASHSCOPE_API_KEY is set, so omni_magic's embedded emulator replied "
-    "(it is not a model). To reach Qwen-Omni, set DASHSCOPE_API_KEY (add --region cn for a "
+    "Emulated answer: no `DASHSCOPE_API_KEY` is set, so omni_magic's embedded emulator replied "
+    "(it is not a model). To reach Qwen-Omni, set `DASHSCOPE_API_KEY` (add `--region cn` for a "
     "Beijing key) and run the cell again."
 )
 

@@ -37,13 +37,13 @@ class WidgetView:
         self.backend = backend
         self.redraws = 0
         self._clock = clock
-        self._status = widgets.HTML()
+        # Output widgets render Markdown with the frontend's own renderer, the one that shows
+        # the final static answer: status line and answer look the same before and after.
+        self._status = widgets.Output().add_class("omni-status")
         self._reasoning = widgets.HTML()
         self._fold = widgets.Accordion(children=[self._reasoning], titles=("Reasoning",))
         self._fold.layout.display = "none"  # shown when reasoning arrives
-        # An Output widget renders its outputs with the frontend's own Markdown renderer,
-        # the same one that shows the final static answer: no jump in style at the end.
-        self._answer = widgets.Output()
+        self._answer = widgets.Output().add_class("omni-answer")
         self._box = widgets.VBox([self._status, self._fold, self._answer])
         self._handle: Any = None
         self._last = float("-inf")
@@ -51,7 +51,7 @@ class WidgetView:
         self._drawn_text = ""
 
     def start(self, response: OmniResponse) -> None:
-        self._status.value = _small(status_line(response, self.backend, streaming=True))
+        self._draw_status(response)
         # A frontend with no widget manager shows the text/plain twin: say what is happening
         # instead of the widget's repr; the static answer replaces it at the end.
         bundle = self._box._repr_mimebundle_()
@@ -82,8 +82,12 @@ class WidgetView:
                 self._fold.selected_index = wanted
         if text != self._drawn_text:
             self._drawn_text = text
-            self._answer.outputs = (_markdown_output(text),)
-        self._status.value = _small(status_line(response, self.backend, streaming=True))
+            self._answer.outputs = (_markdown_output(text or "…", text),)
+        self._draw_status(response)
+
+    def _draw_status(self, response: OmniResponse) -> None:
+        line = status_line(response, self.backend, streaming=True)
+        self._status.outputs = (_markdown_output(f"<sub>{html.escape(line)}</sub>", line),)
 
     def abort(self) -> None:
         """No answer came: drop the waiting widget (the error is shown on its own)."""
@@ -91,14 +95,15 @@ class WidgetView:
             self._handle.update(Notice("No answer: see the error below.", "error"))
         self._box.close()
 
-    def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
+    def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool,
+               notes: list[Notice] | None = None) -> None:
         answer = Answer(response, status_line(response, self.backend))
         if self._handle is not None:
             self._handle.update(answer)  # the widget's place becomes static Markdown
         else:
             display(answer)
         self._box.close()
-        show_tail(response, show_usage=show_usage, autoplay=autoplay)
+        show_tail(response, show_usage=show_usage, autoplay=autoplay, notes=notes)
 
 
 class TextView:
@@ -131,12 +136,15 @@ class TextView:
     def abort(self) -> None:
         pass
 
-    def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
+    def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool,
+               notes: list[Notice] | None = None) -> None:
         self.out.write("\n" + status_line(response, self.backend) + "\n")
         if response.audio_chunks:
             path = Path(tempfile.gettempdir()) / f"omni-{response.id or int(time.time())}.wav"
             response.save_audio(path)
             self.out.write(f"Speech ({response.audio_seconds:.1f} s) saved to {path}\n")
+        for note in notes or ():
+            self.out.write(f"{note!r}\n")
         if response.error is not None:
             self.out.write(f"{type(response.error).__name__}: {response.error}\n")
         if show_usage and (response.usage or response.estimate.parts):
@@ -144,14 +152,11 @@ class TextView:
         self.out.flush()
 
 
-def _markdown_output(text: str) -> dict[str, Any]:
+def _markdown_output(markdown: str, plain: str) -> dict[str, Any]:
     return {"output_type": "display_data", "metadata": {},
-            "data": {"text/markdown": text or "…", "text/plain": text}}
+            "data": {"text/markdown": markdown, "text/plain": plain}}
 
 
 def _pre(text: str) -> str:
     return f"<div style='white-space:pre-wrap;line-height:1.45'>{html.escape(text)}</div>"
 
-
-def _small(text: str) -> str:
-    return f"<span style='color:#666;font-size:0.85em'>{html.escape(text)}</span>"

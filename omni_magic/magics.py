@@ -79,6 +79,7 @@ class OmniMagics(Magics):
         self._client: OmniClient | None = None
         self._client_settings: tuple[Any, ...] = ()
         self._cell_id: str | None = None
+        self._told_emulated = False
         if shell is not None:
             shell.events.register("pre_run_cell", self._note_cell)
 
@@ -167,8 +168,9 @@ class OmniMagics(Magics):
         if args.out:  # the same object fills in as the answer streams, and keeps a failure
             self.shell.user_ns[args.out] = response
         stream_view = self._view(client)
-        if client.emulated:
+        if client.emulated and not self._told_emulated:  # once; the status line says it after
             view.show(view.Notice(backend.EMULATOR_NOTICE))
+            self._told_emulated = True
         for note in notes:
             view.show(view.Notice(note))
         events = client.send(request)
@@ -181,13 +183,9 @@ class OmniMagics(Magics):
             stream_view.abort()
             response.close(exc)
             raise
-        stream_view.finish(response, show_usage=self.show_usage, autoplay=self.autoplay)
+        saved = [_save_speech(response, args.save)] if args.save else []
+        stream_view.finish(response, show_usage=self.show_usage, autoplay=self.autoplay, notes=saved)
         self.shell.displayhook.update_user_ns(response)  # `_` is the answer, even a partial one
-        if args.save and response.audio_chunks:
-            path = response.save_audio(args.save)
-            view.show(view.Notice(f"Speech saved to {path}"))
-        elif args.save:
-            view.show(view.Notice("No speech to save: this answer was text only.", "warn"))
         if response.error is None and response.text:
             self.conversation.record(
                 request.user_message, response.text, request.model, key=key,
@@ -264,6 +262,17 @@ class OmniMagics(Magics):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _save_speech(response: Any, path: str) -> view.Notice:
+    """Save the speech for --save; the note that says where (or why not) goes under the player."""
+    if not response.audio_chunks:
+        return view.Notice("No speech to save: this answer was text only.", "warn")
+    try:
+        return view.Notice(f"Speech saved to {response.save_audio(path)}")
+    except (OSError, RuntimeError) as exc:  # soundfile reports an unwritable path as RuntimeError
+        return view.Notice(f"Could not save the speech to {path}: {exc}. Choose another path "
+                           "and call .save_audio(path) on the answer.", "warn")
 
 
 def _unquote(args: Any) -> None:

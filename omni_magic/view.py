@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import time
 from typing import Any
 
@@ -24,14 +25,16 @@ REDRAW_INTERVAL = 0.05  # at most ~20 redraws a second, whatever the chunk rate
 
 # -- static display objects (each has a text/plain twin for terminals and nbconvert) ----------
 class Notice:
-    """A one-line note (the emulator notice, "speech is off")."""
+    """A one-line note (the emulator notice, "speech is off"). `Backticks` mark code."""
 
     def __init__(self, text: str, kind: str = "info") -> None:
         self.text, self.kind = text, kind
 
     def _repr_html_(self) -> str:
         color = {"info": "#555", "warn": "#8a5300", "error": "#b00020"}[self.kind]
-        return f'<p style="color:{color};font-size:0.9em;margin:2px 0">{html.escape(self.text)}</p>'
+        # Code spans never break inside ("--region cn" stays on one line).
+        body = re.sub(r"`([^`]+)`", r"<code style='white-space:nowrap'>\1</code>", html.escape(self.text))
+        return f'<p style="color:{color};font-size:0.9em;margin:2px 0">{body}</p>'
 
     def __repr__(self) -> str:
         return self.text
@@ -188,7 +191,8 @@ class Table:
             "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in row) + "</tr>"
             for row in self.rows
         )
-        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        caption = (f"<caption style='text-align:left'>{html.escape(self.caption)}</caption>"
+                   if self.caption else "")
         return f"<table>{caption}<tr>{head}</tr>{body}</table>"
 
     def __repr__(self) -> str:
@@ -279,9 +283,13 @@ def output_rate(response: OmniResponse) -> str | None:
     return f"≈{so_far / seconds:.0f} tok/s"
 
 
-def show_tail(response: OmniResponse, *, show_usage: bool, autoplay: bool) -> None:
+def show_tail(response: OmniResponse, *, show_usage: bool, autoplay: bool,
+              notes: list[Notice] | None = None) -> None:
+    """What follows the answer: the speech, notes about it, the error, the token table."""
     if response.audio_chunks:
         display(Audio(data=response.wav_bytes(), autoplay=autoplay))
+    for note in notes or ():
+        display(note)
     if response.error is not None:
         display(Notice(f"{type(response.error).__name__}: {response.error}", "error"))
     if show_usage and (response.usage or response.estimate.parts):

@@ -92,7 +92,7 @@ def test_without_reasoning_the_fold_stays_hidden(widget):
 
 def test_status_line_names_model_voice_first_token_rate_and_elapsed(widget):
     view, response, clock = widget
-    assert "waiting for the first token" in view._status.value
+    assert "waiting for the first token" in view._status.outputs[0]["data"]["text/markdown"]
     feed(view, response, TextDelta("one two three four"))
     assert "tok/s" not in status_line(response, "emulator", streaming=True)  # too soon to tell
     response.started_at -= 1.0  # a second of streaming later

@@ -69,8 +69,9 @@ def collect(client, msg_id: str, timeout: float, until=None) -> list[dict]:
 def answer_text_drawn(msg: dict) -> bool:
     """A redraw of the live view put a few words of the answer on screen."""
     state = msg["content"].get("data", {}).get("state", {}) if msg["msg_type"] == "comm_msg" else {}
-    return any(len(o.get("data", {}).get("text/plain", "").split()) >= 4
-               for o in state.get("outputs", []))
+    answers = [o["data"]["text/markdown"] for o in state.get("outputs", [])
+               if not o.get("data", {}).get("text/markdown", "<sub>").startswith("<sub>")]  # not the status
+    return any(len(text.split()) >= 4 for text in answers)
 
 
 def test_an_interrupt_stops_the_stream_and_keeps_the_partial_answer(emulator, kernel):

@@ -266,13 +266,13 @@ SAMPLE_JS = """() => {
   const cell = document.querySelector('[data-omni-test="ask"]');
   if (!cell) return null;
   const area = cell.querySelector('.jp-Cell-outputArea');
-  const live = cell.querySelector('.widget-vbox .widget-output .jp-RenderedMarkdown');
+  const live = cell.querySelector('.widget-vbox .omni-answer .jp-RenderedMarkdown');
   const finals = Array.from(area.querySelectorAll(
       ':scope > .jp-OutputArea-child > .jp-RenderedMarkdown[data-mime-type="text/markdown"]'));
   return {
     widget: !!cell.querySelector('.widget-vbox'),
     live: live ? live.innerText : null,
-    status: (cell.querySelector('.widget-vbox .widget-html-content') || {}).innerText || null,
+    status: (cell.querySelector('.widget-vbox .omni-status') || {}).innerText || null,
     finals: finals.map(e => e.innerText),
     audio: cell.querySelectorAll('audio').length,
     usage: cell.querySelectorAll('table.omni-usage').length,
