@@ -185,7 +185,7 @@ class OmniMagics(Magics):
             raise
         saved = [_save_speech(response, args.save)] if args.save else []
         stream_view.finish(response, show_usage=self.show_usage, autoplay=self.autoplay, notes=saved)
-        self.shell.displayhook.update_user_ns(response)  # `_` is the answer, even a partial one
+        _set_underscore(self.shell, response)
         if response.error is None and response.text:
             self.conversation.record(
                 request.user_message, response.text, request.model, key=key,
@@ -262,6 +262,21 @@ class OmniMagics(Magics):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _set_underscore(shell: Any, response: Any) -> None:
+    """Make the answer ``_`` (even a partial one), rotating ``__`` and ``___`` as usual.
+
+    The displayhook also files it as ``Out[N]``/``_N``; those are dropped again, because the
+    cell showed no Out and because a session of spoken answers would otherwise keep up to
+    1,000 of them (~0.7 MB of speech each) alive in the output cache.
+    """
+    hook = shell.displayhook
+    hook.update_user_ns(response)
+    count = hook.prompt_count
+    if shell.user_ns.get("_oh", {}).get(count) is response:
+        shell.user_ns["_oh"].pop(count)
+        shell.user_ns.pop(f"_{count}", None)
 
 
 def _save_speech(response: Any, path: str) -> view.Notice:

@@ -155,9 +155,15 @@ def test_rerunning_a_cell_replaces_its_turn_and_sees_only_the_turns_before_it(ip
     assert len(magics(ip).conversation) == 3
 
 
-def test_the_answer_is_also_in_underscore(ip):
+def test_the_answer_is_also_in_underscore_but_not_kept_in_out(ip):
     ip.run_cell("%%omni --text-only\nHi", store_history=True)
-    assert isinstance(ip.user_ns["_"], OmniResponse) and "Hi" in ip.user_ns["_"].text
+    first = ip.user_ns["_"]
+    assert isinstance(first, OmniResponse) and "Hi" in first.text
+    ip.run_cell("%%omni --text-only\nAgain", store_history=True)
+    assert ip.user_ns["__"] is first and "Again" in ip.user_ns["_"].text
+    assert not any(isinstance(v, OmniResponse) for v in ip.user_ns["Out"].values())
+    ip.run_cell("6 * 7", store_history=True)
+    assert ip.user_ns["_"] == 42  # ordinary results still take _ over
 
 
 def test_dry_run_shows_the_request_with_the_key_masked_and_sends_nothing(ip, monkeypatch):
