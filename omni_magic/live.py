@@ -93,7 +93,15 @@ class WidgetView:
         """No answer came: drop the waiting widget (the error is shown on its own)."""
         if self._handle is not None:
             self._handle.update(Notice("No answer: see the error below.", "error"))
-        self._box.close()
+        self._close()
+
+    def _close(self) -> None:
+        """Close every widget of the view, with its layout and style: closing a box leaves its
+        children (and every widget's layout) open, in the kernel and in the page, cell after cell."""
+        for widget in (self._status, self._reasoning, self._fold, self._answer, self._box):
+            for part in (getattr(widget, "style", None), widget.layout, widget):
+                if part is not None:
+                    part.close()
 
     def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool,
                notes: list[Notice] | None = None) -> None:
@@ -102,7 +110,7 @@ class WidgetView:
             self._handle.update(answer)  # the widget's place becomes static Markdown
         else:
             display(answer)
-        self._box.close()
+        self._close()
         show_tail(response, show_usage=show_usage, autoplay=autoplay, notes=notes)
 
 

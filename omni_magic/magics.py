@@ -276,7 +276,8 @@ def _set_underscore(shell: Any, response: Any) -> None:
     count = hook.prompt_count
     if shell.user_ns.get("_oh", {}).get(count) is response:
         shell.user_ns["_oh"].pop(count)
-        shell.user_ns.pop(f"_{count}", None)
+        for namespace in (shell.user_ns, shell.user_ns_hidden):  # push() files _N in both
+            namespace.pop(f"_{count}", None)
 
 
 def _save_speech(response: Any, path: str) -> view.Notice:

@@ -117,7 +117,9 @@ def test_finish_replaces_the_widget_with_static_markdown(widget):
     response.close()
     with capture_output() as cap:
         view.finish(response, show_usage=False, autoplay=False)
-    assert view._box.comm is None  # the widget is closed: nothing left that needs widget state
+    # Every widget of the view is closed, layouts included: nothing left open cell after cell.
+    parts = [view._status, view._reasoning, view._fold, view._answer, view._box]
+    assert all(w.comm is None and w.layout.comm is None for w in parts)
     # The answer went into the widget's place (an update of its display), not below it.
     assert [(o.update, o.data["text/markdown"].endswith("All of it")) for o in cap.outputs] == [(True, True)]
 

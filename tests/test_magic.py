@@ -162,6 +162,8 @@ def test_the_answer_is_also_in_underscore_but_not_kept_in_out(ip):
     ip.run_cell("%%omni --text-only\nAgain", store_history=True)
     assert ip.user_ns["__"] is first and "Again" in ip.user_ns["_"].text
     assert not any(isinstance(v, OmniResponse) for v in ip.user_ns["Out"].values())
+    kept = [k for ns in (ip.user_ns, ip.user_ns_hidden) for k, v in ns.items() if v is first]
+    assert sorted(kept) == ["__", "__"]  # only the rotation holds it, in both namespaces
     ip.run_cell("6 * 7", store_history=True)
     assert ip.user_ns["_"] == 42  # ordinary results still take _ over
 

@@ -88,15 +88,25 @@ def _runs(text: str) -> list[tuple[str, bool]]:
     return [(p, cjk) for p, cjk in out if p.strip()]
 
 
-@functools.lru_cache(maxsize=1)
-def _engine() -> _Espeak | None:
-    try:
-        import espeakng_loader  # type: ignore[import-not-found]
+_ENGINE_LOCK = threading.Lock()
+_NOT_LOADED = object()
+_engine_instance: object = _NOT_LOADED
 
-        return _Espeak(ctypes.CDLL(espeakng_loader.get_library_path()),
-                       espeakng_loader.get_data_path())
-    except Exception:  # absent, or the library would not load: fall back to the tone
-        return None
+
+def _engine() -> _Espeak | None:
+    """The one engine, created once even when many requests arrive together: lru_cache does
+    not promise one call under threads, and two espeak_Initialize calls at once crash."""
+    global _engine_instance
+    with _ENGINE_LOCK:
+        if _engine_instance is _NOT_LOADED:
+            try:
+                import espeakng_loader  # type: ignore[import-not-found]
+
+                _engine_instance = _Espeak(ctypes.CDLL(espeakng_loader.get_library_path()),
+                                           espeakng_loader.get_data_path())
+            except Exception:  # absent, or the library would not load: fall back to the tone
+                _engine_instance = None
+        return _engine_instance  # type: ignore[return-value]
 
 
 def available() -> bool:
