@@ -8,7 +8,6 @@ inside a sample, so an odd trailing byte is carried into the next chunk.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import struct
 from pathlib import Path
@@ -16,6 +15,11 @@ from typing import TYPE_CHECKING
 
 from .catalog import SAMPLE_RATE
 from .errors import ProtocolError
+
+try:  # optional: the `fast` extra (SIMD base64, about seven times quicker here)
+    from pybase64 import b64decode
+except ImportError:  # pragma: no cover - depends on the environment
+    from base64 import b64decode
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,7 +38,7 @@ class PCMAssembler:
     def add(self, b64: str) -> int:
         """Decode one chunk; return how many whole new samples it completed."""
         try:
-            raw = base64.b64decode(b64, validate=True)
+            raw = b64decode(b64, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ProtocolError(
                 f"Speech chunk {self._chunks + 1} is not valid base64 ({exc}); "

@@ -7,7 +7,6 @@ happen only before the first event, so nothing the user has seen is repeated.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from typing import TYPE_CHECKING, Any, Iterator
@@ -16,12 +15,13 @@ import httpx
 
 from . import api_errors, backend
 from .body import EncodedBody
-from .errors import ConnectError, OmniError, ProtocolError, StreamCutShort, StreamError
+from .errors import ConnectError, OmniError, StreamCutShort, StreamError
 from ._version import __version__
-from .events import Event, Finished, Started, events_from_chunk
+from .chunks import ChunkReader
+from .events import Event
 from .request import ChatRequest, build_request
 from .response import OmniResponse, collect
-from .sse import DONE, SSEDecoder
+from .sse import SSEDecoder
 
 if TYPE_CHECKING:
     from .emulator import Emulator, Pacing
@@ -190,18 +190,14 @@ class OmniClient:
                 response.close()
 
     def _decode(self, response: httpx.Response) -> Iterator[Event]:
-        decoder = SSEDecoder()
-        state = {"done": False, "finished": False, "first": True}
+        decoder, reader = SSEDecoder(), ChunkReader()
         for raw in response.iter_bytes():
             for data in decoder.decode(raw):
-                yield from _chunk_events(data, state)
+                yield from reader.read(data)
         for data in decoder.flush():
-            yield from _chunk_events(data, state)
-        done, finished = state["done"], state["finished"]
-        if not (done and finished):
-            missing = " and ".join(
-                part for part, seen in (("finish_reason", finished), ("[DONE]", done)) if not seen
-            )
+            yield from reader.read(data)
+        missing = reader.missing()
+        if missing:
             raise StreamCutShort(
                 f"The stream ended before it was complete (no {missing} arrived): the answer "
                 "below is partial. Run the cell again to get the whole answer."
@@ -238,42 +234,3 @@ class OmniClient:
         if key is not None and key.reveal() in str(error):
             error.args = (str(error).replace(key.reveal(), "********"),)
         return error
-
-
-def _chunk_events(data: str, state: dict[str, bool]) -> list[Event]:
-    """The events of one SSE data payload; updates ``state`` (done, finished, first)."""
-    if data == DONE:
-        state["done"] = True
-        return []
-    chunk = _parse(data)
-    out: list[Event] = []
-    if state["first"]:
-        state["first"] = False
-        out.append(Started(chunk.get("id"), chunk.get("model")))
-    try:
-        events_from_chunk(chunk, out)
-    except (AttributeError, TypeError, IndexError, KeyError):  # e.g. "choices": ["text"]
-        raise ProtocolError(
-            f"The server sent a chunk of an unexpected shape ({data[:60]!r}...): the answer below "
-            "is partial. If this repeats, the server does not speak the OpenAI streaming format."
-        ) from None
-    if any(type(e) is Finished for e in out):
-        state["finished"] = True
-    return out
-
-
-def _parse(data: str) -> dict[str, Any]:
-    try:
-        chunk = json.loads(data)
-    except ValueError:
-        raise ProtocolError(
-            f"The server sent a chunk that is not JSON ({data[:60]!r}...): the answer below is "
-            "partial. If this repeats, the server does not speak the OpenAI streaming format."
-        ) from None
-    if not isinstance(chunk, dict):
-        raise ProtocolError(f"The server sent a chunk that is not a JSON object: {data[:60]!r}.")
-    error = chunk.get("error")
-    if error and not chunk.get("choices"):
-        message = error.get("message") if isinstance(error, dict) else error
-        raise StreamCutShort(f"The server reported an error mid-stream: {message}. The answer below is partial.")
-    return chunk

@@ -42,9 +42,19 @@ class SSEDecoder:
         if b"\r" in buf:
             self._pending_cr = buf.endswith(b"\r")
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = buf.split(b"\n")
-        self._buffer = lines.pop()  # an incomplete last line waits for more bytes
         out: list[str] = []
+        blocks = buf.split(b"\n\n")
+        tail = blocks.pop()
+        for block in blocks:
+            # The common case, one "data: " line per event, without a call per line.
+            if not self._data and block[:6] == b"data: " and b"\n" not in block:
+                out.append(block[6:].decode("utf-8", errors="replace"))
+                continue
+            for raw in block.split(b"\n"):
+                self._line(raw, out)
+            self._line(b"", out)
+        lines = tail.split(b"\n")
+        self._buffer = lines.pop()  # an incomplete last line waits for more bytes
         for raw in lines:
             self._line(raw, out)
         return out
