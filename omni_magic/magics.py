@@ -7,7 +7,7 @@ works with no code. The instance owns its client and conversation: no globals.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -15,12 +15,14 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Enum, Float, Int, Unicode
 
 from . import backend, catalog, live, view
-from .client import OmniClient
 from .attachments import from_options
 from .conversation import Conversation
 from .errors import Interrupted, OmniError
 from .request import elide_media
 from .response import collect
+
+if TYPE_CHECKING:
+    from .client import OmniClient
 
 EXAMPLES = """
 Examples::
@@ -235,6 +237,8 @@ class OmniMagics(Magics):
         if self._client is None or settings != self._client_settings:
             if self._client is not None:
                 self._client.close()
+            from .client import OmniClient  # httpx: imported on the first request, not at load
+
             self._client = OmniClient(
                 region=region, base_url=base_url, timeout=self.timeout, max_retries=self.max_retries,
                 emulator_pacing=settings[3],
