@@ -31,48 +31,13 @@ from pathlib import Path
 from typing import Callable
 
 import httpx
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from long_stream import BASE_URL, BODY, make_stream, transport  # noqa: E402
 from omni_magic import OmniClient, audio, chunks as chunk_reader  # noqa: E402
-from omni_magic.catalog import MODELS, SAMPLE_RATE  # noqa: E402
-from omni_magic.emulator.received import summarize  # noqa: E402
-from omni_magic.emulator.stream import Plan, chunks, words  # noqa: E402
-
-BASE_URL = "http://bench.invalid/compatible-mode/v1"
-READ_SIZE = 65_536
-BODY = {"model": "qwen3-omni-flash", "stream": True, "stream_options": {"include_usage": True},
-        "modalities": ["text", "audio"], "audio": {"voice": "Cherry", "format": "wav"},
-        "messages": [{"role": "user", "content": "Tell me a long story."}]}
-
-
-def make_stream(n_words: int, speech_seconds: float) -> tuple[bytes, int, str, np.ndarray]:
-    """The emulator's bytes for a long answer: (stream, events, text, pcm)."""
-    text = " ".join(f"word{i % 97}" for i in range(n_words)) + "."
-    t = np.arange(int(speech_seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    pcm = (3000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
-    plan = Plan(summarize(BODY, MODELS["qwen3-omni-flash"]), [], words(text), "stop", pcm, "tone")
-    events = [json.dumps(c.data, ensure_ascii=False, separators=(",", ":")) for c in chunks(plan, "bench", 0)]
-    raw = "".join(f"data: {e}\n\n" for e in events) + "data: [DONE]\n\n"
-    return raw.encode(), len(events), text, pcm
-
-
-class Pieces(httpx.SyncByteStream):
-    """The stream in socket-sized reads."""
-
-    def __init__(self, stream: bytes) -> None:
-        self.stream = stream
-
-    def __iter__(self):
-        for i in range(0, len(self.stream), READ_SIZE):
-            yield self.stream[i:i + READ_SIZE]
-
-
-def transport(stream: bytes) -> httpx.MockTransport:
-    return httpx.MockTransport(lambda request: httpx.Response(
-        200, headers={"Content-Type": "text/event-stream"}, stream=Pieces(stream)))
+from omni_magic.catalog import SAMPLE_RATE  # noqa: E402
 
 
 def omni_magic_way(stream: bytes) -> tuple[str, bytes]:

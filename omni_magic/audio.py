@@ -74,8 +74,13 @@ class PCMAssembler:
         """The whole samples as raw PCM16 bytes."""
         return bytes(self._pcm[: len(self._pcm) // 2 * 2])
 
+    def wav_bytes(self) -> bytes:
+        """The whole samples as a WAV file, copied once (no intermediate PCM copy)."""
+        with memoryview(self._pcm) as pcm:  # released at once: the buffer must stay growable
+            return wav_bytes(pcm[: len(pcm) // 2 * 2], self.sample_rate)
 
-def wav_bytes(pcm: bytes, sample_rate: int = SAMPLE_RATE) -> bytes:
+
+def wav_bytes(pcm: bytes | memoryview, sample_rate: int = SAMPLE_RATE) -> bytes:
     """A mono 16-bit WAV file around raw PCM bytes (header written by hand: no copy via numpy)."""
     header = struct.pack(
         "<4sI4s4sIHHIIHH4sI",
@@ -83,7 +88,7 @@ def wav_bytes(pcm: bytes, sample_rate: int = SAMPLE_RATE) -> bytes:
         b"fmt ", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16,
         b"data", len(pcm),
     )
-    return header + pcm
+    return b"".join((header, pcm))
 
 
 def save_wav(path: str | Path, pcm: bytes, sample_rate: int = SAMPLE_RATE) -> Path:

@@ -1,7 +1,7 @@
 """The live view while an answer streams: ipywidgets in a notebook, plain text elsewhere.
 
-Both views take ``start(response)``, ``update(event, response)`` for every
-event, then ``finish(...)`` or ``abort()``. The widget view coalesces redraws
+Both views take ``start(response)``, then ``update(event)`` for every event
+(the response has folded it in already), then ``finish(...)`` or ``abort()``. The widget view coalesces redraws
 (at most one per ``REDRAW_INTERVAL``, whatever the chunk rate) and loses no
 text: each redraw draws everything received so far, text that arrived since the
 last one is drawn at the next event of any kind, and ``finish`` draws the end.
@@ -29,36 +29,50 @@ WAITING = "Streaming… the answer appears here when it is complete."
 
 
 class WidgetView:
-    """A status line, the reasoning in a fold, and the answer as Markdown, redrawn in place."""
+    """The status line and the answer as Markdown, redrawn in place; in thinking mode the
+    reasoning streams into a fold between them, which closes when the answer starts.
 
-    def __init__(self, backend: str, clock: Callable[[], float] = time.perf_counter) -> None:
+    Output widgets render Markdown with the frontend's own renderer, the one that shows
+    the final static answer, so nothing changes style at the end. Without thinking the
+    view is one Output widget (status and answer as its two outputs): every widget costs
+    a comm and a layout, in the kernel and in the page.
+    """
+
+    def __init__(self, backend: str, clock: Callable[[], float] = time.perf_counter,
+                 thinking: bool = False) -> None:
         import ipywidgets as widgets
 
         self.backend = backend
         self.redraws = 0
+        self.first_text_at: float | None = None  # clock() when answer text was first drawn
         self._clock = clock
-        # Output widgets render Markdown with the frontend's own renderer, the one that shows
-        # the final static answer: status line and answer look the same before and after.
-        self._status = widgets.Output().add_class("omni-status")
-        self._reasoning = widgets.HTML()
-        self._fold = widgets.Accordion(children=[self._reasoning], titles=("Reasoning",))
-        self._fold.layout.display = "none"  # shown when reasoning arrives
         self._answer = widgets.Output().add_class("omni-answer")
-        self._box = widgets.VBox([self._status, self._fold, self._answer])
+        self._status: Any = None
+        self._fold: Any = None
+        self._reasoning: Any = None
+        self._root: Any = self._answer
+        if thinking:
+            self._status = widgets.Output().add_class("omni-status")
+            self._reasoning = widgets.HTML()
+            self._fold = widgets.Accordion(children=[self._reasoning], titles=("Reasoning",),
+                                           selected_index=0)
+            self._root = widgets.VBox([self._status, self._fold, self._answer])
         self._handle: Any = None
+        self._response: OmniResponse | None = None
         self._last = float("-inf")
         self._dirty = False
-        self._drawn_text = ""
+        self._folded = False
 
     def start(self, response: OmniResponse) -> None:
-        self._draw_status(response)
+        self._response = response
+        self._draw(response)
         # A frontend with no widget manager shows the text/plain twin: say what is happening
         # instead of the widget's repr; the static answer replaces it at the end.
-        bundle = self._box._repr_mimebundle_()
+        bundle = self._root._repr_mimebundle_()
         bundle["text/plain"] = WAITING
         self._handle = display(bundle, raw=True, display_id=True)
 
-    def update(self, event: Event, response: OmniResponse) -> None:
+    def update(self, event: Event) -> None:
         kind = type(event)
         if kind is TextDelta or kind is ReasoningDelta:
             self._dirty = True
@@ -66,28 +80,27 @@ class WidgetView:
             now = self._clock()
             if now - self._last >= REDRAW_INTERVAL:
                 self._last = now
-                self._redraw(response)
+                self._draw(self._response)
 
-    def _redraw(self, response: OmniResponse) -> None:
+    def _draw(self, response: OmniResponse) -> None:
         self._dirty = False
         self.redraws += 1
-        reasoning, text = response.reasoning, response.text
-        if reasoning:
-            if self._fold.layout.display == "none":
-                self._fold.layout.display = None
-            self._reasoning.value = _pre(reasoning)
-            # Open while the model thinks; fold away once the answer starts.
-            wanted = None if text else 0
-            if self._fold.selected_index != wanted:
-                self._fold.selected_index = wanted
-        if text != self._drawn_text:
-            self._drawn_text = text
-            self._answer.outputs = (_markdown_output(text or "…", text),)
-        self._draw_status(response)
-
-    def _draw_status(self, response: OmniResponse) -> None:
+        text = response.text
+        if text and self.first_text_at is None:
+            self.first_text_at = self._clock()
         line = status_line(response, self.backend, streaming=True)
-        self._status.outputs = (_markdown_output(f"<sub>{html.escape(line)}</sub>", line),)
+        status = _markdown_output(f"<sub>{html.escape(line)}</sub>", line)
+        answer = _markdown_output(text or "…", text)
+        if self._fold is None:
+            self._answer.outputs = (status, answer)
+            return
+        self._status.outputs = (status,)
+        self._answer.outputs = (answer,)
+        if response.reasoning:
+            self._reasoning.value = _pre(response.reasoning)
+        if text and not self._folded:  # once: after that the reader opens and closes it
+            self._fold.selected_index = None
+            self._folded = True
 
     def abort(self) -> None:
         """No answer came: drop the waiting widget (the error is shown on its own)."""
@@ -96,12 +109,13 @@ class WidgetView:
         self._close()
 
     def _close(self) -> None:
-        """Close every widget of the view, with its layout and style: closing a box leaves its
-        children (and every widget's layout) open, in the kernel and in the page, cell after cell."""
-        for widget in (self._status, self._reasoning, self._fold, self._answer, self._box):
-            for part in (getattr(widget, "style", None), widget.layout, widget):
-                if part is not None:
-                    part.close()
+        """Close every widget of the view with its layout and style: closing a box leaves its
+        children (and every widget's layout) open, in the kernel and in the page."""
+        for widget in (self._status, self._reasoning, self._fold, self._answer, self._root):
+            if widget is not None:
+                for part in (getattr(widget, "style", None), widget.layout, widget):
+                    if part is not None:
+                        part.close()
 
     def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool,
                notes: list[Notice] | None = None) -> None:
@@ -125,7 +139,7 @@ class TextView:
     def start(self, response: OmniResponse) -> None:
         pass
 
-    def update(self, event: Event, response: OmniResponse) -> None:
+    def update(self, event: Event) -> None:
         kind = type(event)
         if kind is ReasoningDelta:
             if not self._in_reasoning:
@@ -166,5 +180,6 @@ def _markdown_output(markdown: str, plain: str) -> dict[str, Any]:
 
 
 def _pre(text: str) -> str:
-    return f"<div style='white-space:pre-wrap;line-height:1.45'>{html.escape(text)}</div>"
+    # Muted, like the quoted reasoning of the final answer: never mistaken for the answer.
+    return f"<div style='white-space:pre-wrap;line-height:1.45;color:#666'>{html.escape(text)}</div>"
 

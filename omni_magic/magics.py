@@ -169,7 +169,7 @@ class OmniMagics(Magics):
         response = client.new_response(request)
         if args.out:  # the same object fills in as the answer streams, and keeps a failure
             self.shell.user_ns[args.out] = response
-        stream_view = self._view(client)
+        stream_view = self._view(client, thinking)
         if client.emulated and not self._told_emulated:  # once; the status line says it after
             view.show(view.Notice(backend.EMULATOR_NOTICE))
             self._told_emulated = True
@@ -178,7 +178,7 @@ class OmniMagics(Magics):
         events = client.send(request)
         stream_view.start(response)
         try:
-            collect(events, response, on_event=lambda event: stream_view.update(event, response))
+            collect(events, response, on_event=stream_view.update)
         except KeyboardInterrupt:
             response.close(Interrupted("Interrupted: the stream was stopped; the partial answer is kept."))
         except OmniError as exc:  # failed before any event: nothing to keep but the error
@@ -246,12 +246,12 @@ class OmniMagics(Magics):
             self._client_settings = settings
         return self._client
 
-    def _view(self, client: OmniClient) -> Any:
+    def _view(self, client: OmniClient, thinking: bool = False) -> Any:
         label = client.backend.label
         mode = self.display_mode
         if mode == "auto":
             mode = "widgets" if _has_widget_frontend(self.shell) else "text"
-        return live.WidgetView(label) if mode == "widgets" else live.TextView(label)
+        return live.WidgetView(label, thinking=thinking) if mode == "widgets" else live.TextView(label)
 
     def _note_cell(self, info: Any) -> None:
         # JupyterLab, Notebook 7 and VS Code send each cell's id with its execution;

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .audio import PCMAssembler, save_wav, wav_bytes
+from .audio import PCMAssembler, save_wav
 from .catalog import SAMPLE_RATE
 from .errors import OmniError, StreamError
 from .events import (
@@ -113,7 +113,7 @@ class OmniResponse:
 
     def wav_bytes(self) -> bytes:
         """The speech as a WAV file in memory (what ``IPython.display.Audio`` plays)."""
-        return wav_bytes(self._pcm.pcm_bytes(), self.sample_rate)
+        return self._pcm.wav_bytes()
 
     def save_audio(self, path: str | Path) -> Path:
         """Write the speech to ``path`` (.wav; .flac and .ogg work too)."""

@@ -26,26 +26,44 @@ class Clock:
 
 def feed(view, response, event) -> None:
     response.feed(event)
-    view.update(event, response)
+    view.update(event)
 
 
 def drawn_markdown(view: WidgetView) -> str:
-    return view._answer.outputs[0]["data"]["text/markdown"] if view._answer.outputs else ""
+    """The answer as drawn: the last output of the answer widget."""
+    return view._answer.outputs[-1]["data"]["text/plain"]
 
 
-@pytest.fixture
-def widget(ip):  # a shell, so that display() reaches the captured outputs
+def drawn_status(view: WidgetView) -> str:
+    status = view._status if view._status is not None else view._answer
+    return status.outputs[0]["data"]["text/markdown"]
+
+
+def start(thinking: bool = False):
     clock = Clock()
-    view = WidgetView("emulator", clock=clock)
-    response = OmniResponse("qwen3-omni-flash", voice="Cherry")
+    view = WidgetView("emulator", clock=clock, thinking=thinking)
+    response = OmniResponse("qwen3-omni-flash", voice=None if thinking else "Cherry")
     with capture_output() as cap:
         view.start(response)
     shown = cap.outputs[0].data
     assert "application/vnd.jupyter.widget-view+json" in shown
-    # Frontends without a widget manager show this instead of "VBox(children=...)".
+    # Frontends without a widget manager show this instead of "Output(...)".
     assert shown["text/plain"].startswith("Streaming…")
+    return view, response, clock
+
+
+@pytest.fixture
+def widget(ip):  # a shell, so that display() reaches the captured outputs
+    view, response, clock = start()
     yield view, response, clock
-    view._box.close()
+    view._close()
+
+
+@pytest.fixture
+def thinking(ip):
+    view, response, clock = start(thinking=True)
+    yield view, response, clock
+    view._close()
 
 
 def test_redraws_are_coalesced_to_twenty_a_second_whatever_the_chunk_rate(widget):
@@ -72,27 +90,33 @@ def test_text_held_back_by_the_throttle_is_drawn_by_the_next_event_of_any_kind(w
     assert view.redraws == redraws  # nothing new to draw: no redraw
 
 
-def test_the_answer_is_markdown_and_the_reasoning_folds_when_it_starts(widget):
-    view, response, clock = widget
+def test_the_answer_is_markdown_and_the_reasoning_folds_when_it_starts(thinking):
+    view, response, clock = thinking
+    assert view._fold.selected_index == 0  # open from the start: the model thinks first
     feed(view, response, ReasoningDelta("Let me think."))
-    assert view._fold.layout.display is None and view._fold.selected_index == 0
-    assert "Let me think." in view._reasoning.value
+    assert "Let me think." in view._reasoning.value and view._fold.selected_index == 0
     clock.now += 1
     feed(view, response, TextDelta("**Blue**, because"))
     assert view._fold.selected_index is None  # folded away once the answer starts
-    output = view._answer.outputs[0]
+    output = view._answer.outputs[-1]
     assert output["output_type"] == "display_data" and output["data"]["text/markdown"] == "**Blue**, because"
+    view._fold.selected_index = 0  # the reader opens it again: later redraws leave it open
+    clock.now += 1
+    feed(view, response, TextDelta(" the sky"))
+    assert view._fold.selected_index == 0
 
 
-def test_without_reasoning_the_fold_stays_hidden(widget):
+def test_without_thinking_the_view_is_one_widget_with_status_and_answer(widget):
     view, response, clock = widget
     feed(view, response, TextDelta("Hi"))
-    assert view._fold.layout.display == "none"
+    assert view._root is view._answer and view._fold is None
+    assert [o["data"]["text/plain"] for o in view._answer.outputs][1] == "Hi"
+    assert drawn_status(view).startswith("<sub>qwen3-omni-flash · Cherry")
 
 
 def test_status_line_names_model_voice_first_token_rate_and_elapsed(widget):
     view, response, clock = widget
-    assert "waiting for the first token" in view._status.outputs[0]["data"]["text/markdown"]
+    assert "waiting for the first token" in drawn_status(view)
     feed(view, response, TextDelta("one two three four"))
     assert "tok/s" not in status_line(response, "emulator", streaming=True)  # too soon to tell
     response.started_at -= 1.0  # a second of streaming later
@@ -111,14 +135,15 @@ def test_status_line_names_model_voice_first_token_rate_and_elapsed(widget):
     assert "≈" not in final and "streaming" not in final
 
 
-def test_finish_replaces_the_widget_with_static_markdown(widget):
-    view, response, clock = widget
+@pytest.mark.parametrize("view_kind", ["widget", "thinking"])
+def test_finish_replaces_the_widget_with_static_markdown(view_kind, request):
+    view, response, clock = request.getfixturevalue(view_kind)
     feed(view, response, TextDelta("All of it"))
     response.close()
     with capture_output() as cap:
         view.finish(response, show_usage=False, autoplay=False)
     # Every widget of the view is closed, layouts included: nothing left open cell after cell.
-    parts = [view._status, view._reasoning, view._fold, view._answer, view._box]
+    parts = [w for w in (view._status, view._reasoning, view._fold, view._answer, view._root) if w]
     assert all(w.comm is None and w.layout.comm is None for w in parts)
     # The answer went into the widget's place (an update of its display), not below it.
     assert [(o.update, o.data["text/markdown"].endswith("All of it")) for o in cap.outputs] == [(True, True)]

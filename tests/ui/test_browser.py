@@ -260,19 +260,20 @@ def artifacts() -> Path:
 
 
 # -- the page -----------------------------------------------------------------------------------
-# Reads the %%omni cell (marked data-omni-test="ask") in one round trip: the live view's answer
-# (the Markdown inside the ipywidgets Output widget) and the static outputs that replace it.
+# Reads the %%omni cell (marked data-omni-test="ask") in one round trip: the live view (an
+# ipywidgets Output widget, class omni-answer, whose two Markdown outputs are the status line
+# and the answer) and the static outputs that replace it.
 SAMPLE_JS = """() => {
   const cell = document.querySelector('[data-omni-test="ask"]');
   if (!cell) return null;
   const area = cell.querySelector('.jp-Cell-outputArea');
-  const live = cell.querySelector('.widget-vbox .omni-answer .jp-RenderedMarkdown');
+  const drawn = Array.from(cell.querySelectorAll('.omni-answer .jp-RenderedMarkdown'));
   const finals = Array.from(area.querySelectorAll(
       ':scope > .jp-OutputArea-child > .jp-RenderedMarkdown[data-mime-type="text/markdown"]'));
   return {
-    widget: !!cell.querySelector('.widget-vbox'),
-    live: live ? live.innerText : null,
-    status: (cell.querySelector('.widget-vbox .omni-status') || {}).innerText || null,
+    widget: !!cell.querySelector('.omni-answer'),
+    live: drawn.length > 1 ? drawn[drawn.length - 1].innerText : null,
+    status: drawn.length ? drawn[0].innerText : null,
     finals: finals.map(e => e.innerText),
     audio: cell.querySelectorAll('audio').length,
     usage: cell.querySelectorAll('table.omni-usage').length,
