@@ -79,6 +79,10 @@ def main() -> None:
         alone.append(client_alone(stream))
         magic.append(cell.run(stream))
     best_alone, best_magic = min(alone), min(magic)
+    # The same text with no speech: what the view costs without the audio element to build.
+    text_only, *_ = make_stream(4000, 0.0)
+    alone_t = min(client_alone(text_only) for _ in range(args.repeat))
+    magic_t = min(cell.run(text_only) for _ in range(args.repeat))
     cell.run(stream, seconds=2.0)
     view = cell.views[-1]
     # From the first answer text drawn to the last redraw: the stretch the throttle governs.
@@ -88,6 +92,8 @@ def main() -> None:
     print(f"  client alone (OmniClient.chat)      {best_alone * 1000:7.1f} ms")
     print(f"  %%omni cell, widget view, to the end {best_magic * 1000:7.1f} ms")
     print(f"%%omni cell / client alone: {best_magic / best_alone:.2f}x (target <= 1.2x)")
+    print(f"same text, no speech: client {alone_t * 1000:.1f} ms, cell {magic_t * 1000:.1f} ms, "
+          f"{magic_t / alone_t:.2f}x")
     print(f"paced over 2 s: {redraws} redraws in {span:.2f} s of streaming text = "
           f"{redraws / span:.1f} per second (target <= 20)")
 

@@ -10,13 +10,13 @@ chunk while the request is written (see ``body.py``).
 
 from __future__ import annotations
 
-import base64
 import io
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from ._b64 import b64encode
 from .errors import InvalidRequest
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class InlineData:
         """``prefix`` then the base64 text, in pieces; only the last piece carries padding."""
         yield self.prefix.encode("ascii")
         for chunk in self.raw_chunks(size):
-            yield base64.b64encode(chunk)
+            yield b64encode(chunk)
 
     def read(self) -> bytes:
         return self.data if self.data is not None else b"".join(self.raw_chunks())

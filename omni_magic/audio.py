@@ -15,11 +15,7 @@ from typing import TYPE_CHECKING
 
 from .catalog import SAMPLE_RATE
 from .errors import ProtocolError
-
-try:  # optional: the `fast` extra (SIMD base64, about seven times quicker here)
-    from pybase64 import b64decode
-except ImportError:  # pragma: no cover - depends on the environment
-    from base64 import b64decode
+from ._b64 import b64decode
 
 if TYPE_CHECKING:
     import numpy as np

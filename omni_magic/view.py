@@ -7,7 +7,6 @@ widget state. The live view while streaming is ``live.py``.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import re
@@ -17,6 +16,7 @@ from typing import Any
 from IPython.display import Audio, display
 
 from . import catalog, tokens
+from ._b64 import encode_text
 from .request import message_text as request_text
 from .response import OmniResponse
 
@@ -144,7 +144,7 @@ class Previews:
         cells = []
         for caption, png in self.items:
             picture = (
-                f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}' style='display:block'>"
+                f"<img src='data:image/png;base64,{encode_text(png)}' style='display:block'>"
                 if png else ""
             )
             cells.append(
@@ -290,18 +290,8 @@ class Speech(Audio):
         if not (self.embed and self.data is not None):
             return super()._repr_html_()
         return (f'<audio controls="controls" {self.autoplay_attr()}><source src="data:{self.mimetype};'
-                f'base64,{_base64_text(self.data)}" type="{self.mimetype}" />'
+                f'base64,{encode_text(self.data)}" type="{self.mimetype}" />'
                 "Your browser does not support the audio element.</audio>")
-
-
-def _base64_text(data: bytes) -> str:
-    try:  # straight to a str: megabytes are not copied once more
-        from pybase64 import b64encode_as_string
-    except ImportError:  # pragma: no cover - depends on the environment
-        import base64
-
-        return base64.b64encode(data).decode("ascii")
-    return b64encode_as_string(data)
 
 
 def show_tail(response: OmniResponse, *, show_usage: bool, autoplay: bool,
