@@ -196,7 +196,7 @@ class OmniMagics(Magics):
 
     def _dry_run(self, client: OmniClient, request: Any) -> None:
         endpoint = (
-            "<embedded emulator, started on the first real request>/chat/completions"
+            "(the embedded emulator, started by the first real request)/chat/completions"
             if client.emulated else f"{client.base_url}/chat/completions"
         )
         view.show(view.Notice("Dry run: nothing was sent."))

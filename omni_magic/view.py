@@ -117,12 +117,14 @@ class EstimateTable:
 
     def _repr_html_(self) -> str:
         body = "".join(
-            f"<tr><td style='text-align:left'>{html.escape(label)}</td><td>{html.escape(modality)}</td>"
+            f"<tr><td style='text-align:left'>{html.escape(label)}</td>"
+            f"<td style='text-align:left'>{html.escape(modality)}</td>"
             f"<td>{tokens:,}</td><td style='text-align:left'>{html.escape(method)}</td></tr>"
             for label, modality, tokens, method in self.rows
         )
         return (
-            "<table class='omni-estimate'><tr><th style='text-align:left'>part</th><th>modality</th>"
+            "<table class='omni-estimate'><tr><th style='text-align:left'>part</th>"
+            "<th style='text-align:left'>modality</th>"
             f"<th>tokens</th><th style='text-align:left'>how</th></tr>{body}"
             f"<tr><td style='text-align:left'><b>total</b></td><td></td><td><b>{self.total:,}</b></td><td></td></tr></table>"
         )
@@ -190,15 +192,17 @@ class Table:
             "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in row) + "</tr>"
             for row in self.rows
         )
-        caption = (f"<caption style='text-align:left'>{html.escape(self.caption)}</caption>"
-                   if self.caption else "")
-        return f"<table>{caption}<tr>{head}</tr>{body}</table>"
+        # A paragraph, not a <caption>: a caption is squeezed to the table's width.
+        caption = Notice(self.caption)._repr_html_() if self.caption else ""
+        table = f"<table><tr>{head}</tr>{body}</table>" if self.rows else ""
+        return caption + table
 
     def __repr__(self) -> str:
         cols = [self.headers] + [[str(c) for c in row] for row in self.rows]
         widths = [max(len(r[i]) for r in cols) for i in range(len(self.headers))]
         lines = [self.caption] if self.caption else []
-        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cols]
+        if self.rows:
+            lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cols]
         return "\n".join(lines)
 
     @classmethod
@@ -216,9 +220,9 @@ class Table:
     @classmethod
     def voices(cls, model: str) -> "Table":
         info = catalog.get_model(model)
-        rows = [[v, catalog.VOICE_NOTES.get(v, ""), "default" if v == info.default_voice else ""]
+        rows = [[f"{v} (default)" if v == info.default_voice else v, catalog.VOICE_NOTES.get(v, "")]
                 for v in info.family.voices]
-        return cls(["voice", "dialect", ""], rows,
+        return cls(["voice", "dialect"], rows,
                    caption=f"{info.id}: {len(rows)} voices; speech in {info.family.speech_languages}")
 
     @classmethod
@@ -226,7 +230,8 @@ class Table:
         rows = [[i + 1, turn.model, _short(request_text(turn.user)), _short(turn.answer)]
                 for i, turn in enumerate(conversation.turns)]
         return cls(["turn", "model", "you", "answer"], rows,
-                   caption="No turns yet." if not rows else f"{len(rows)} turn(s); %omni reset clears them")
+                   caption="No turns yet." if not rows else
+                   f"{len(rows)} turn{'s' if len(rows) > 1 else ''}; `%omni reset` clears them")
 
     @classmethod
     def config(cls, magics: Any) -> "Table":

@@ -113,7 +113,7 @@ def test_conversation(executed):
     assert "of 2 messages (1 user turn)" in answer(first) and "speaking as Ethan" in answer(first)
     assert "of 3 messages (2 user turns)" in answer(cell(nb, "%%omni --out second"))
     assert "['user', 'assistant', 'user']" in shown(cell(nb, '[m["role"]'))
-    assert "2 turn(s)" in shown(cell(nb, "%omni history"))
+    assert "2 turns" in shown(cell(nb, "%omni history"))
     assert "as the only message" in answer(cell(nb, "%%omni --new"))
     assert "No turns yet" in shown(cell(nb, "%omni reset"))
 

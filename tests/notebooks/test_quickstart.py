@@ -48,7 +48,7 @@ def test_quickstart_python_api_cell_and_follow_up(executed):
     assert follow_md and "Say that again" in follow_md[-1]
     assert not any("<audio" in h for h in data_of(outputs(nb, follow), "text/html"))
     history = next(i for i, c in enumerate(nb.cells) if c.source.startswith("%omni history"))
-    assert "2 turn(s)" in data_of(outputs(nb, history), "text/plain")[0]
+    assert "2 turns" in data_of(outputs(nb, history), "text/plain")[0]
 
 
 def test_demo_command_prints_the_answer_and_writes_files(tmp_path):
