@@ -59,6 +59,7 @@ def ip(monkeypatch):
     shell.run_line_magic("config", "OmniMagics.emulator_per_chunk = 0.0")
     yield shell
     shell.run_line_magic("unload_ext", "omni_magic")
+    shell.config.pop("OmniMagics", None)  # %config outlives the extension: back to the defaults
     for name in set(shell.user_ns) - before:  # variables a test's cells created
         del shell.user_ns[name]
 

@@ -111,9 +111,7 @@ def test_through_the_client(case, emulator, full):
 def shell(ip, emulator):
     ip.run_line_magic("config", f"OmniMagics.base_url = {emulator.base_url!r}")
     ip.run_line_magic("config", f"OmniMagics.timeout = {READ_TIMEOUT}")
-    yield ip
-    ip.run_line_magic("config", "OmniMagics.base_url = ''")
-    ip.run_line_magic("config", "OmniMagics.timeout = 60.0")
+    return ip
 
 
 def everything_shown(cap) -> str:
@@ -125,35 +123,32 @@ def everything_shown(cap) -> str:
 def test_through_the_magic(case, mode, shell, emulator, full):
     shell.run_line_magic("config", f"OmniMagics.display_mode = {mode!r}")
     magics = shell.magics_manager.registry["OmniMagics"]
-    try:
-        emulator.inject(case.spec, case.times)
-        before = emulator.request_count
-        with capture_output() as cap:
-            result = shell.run_cell(f"%%omni --out reply\n{PROMPT}")
-        shown = everything_shown(cap)
-        assert emulator.request_count - before == case.requests
-        assert "Traceback" not in shown and 'File "' not in shown
-        assert_no_canary(shown, shell.user_ns["reply"])
-        reply = shell.user_ns["reply"]
-        if case.outcome == "raised":
-            assert type(result.error_in_exec).__name__ == case.error
-            assert f"{case.error}: " in shown  # one paragraph: what happened and what to do
-            assert reply.error is result.error_in_exec and reply.text == ""
+    emulator.inject(case.spec, case.times)
+    before = emulator.request_count
+    with capture_output() as cap:
+        result = shell.run_cell(f"%%omni --out reply\n{PROMPT}")
+    shown = everything_shown(cap)
+    assert emulator.request_count - before == case.requests
+    assert "Traceback" not in shown and 'File "' not in shown
+    assert_no_canary(shown, shell.user_ns["reply"])
+    reply = shell.user_ns["reply"]
+    if case.outcome == "raised":
+        assert type(result.error_in_exec).__name__ == case.error
+        assert f"{case.error}: " in shown  # one paragraph: what happened and what to do
+        assert reply.error is result.error_in_exec and reply.text == ""
+    else:
+        assert result.error_in_exec is None
+        assert shell.user_ns["_"] is reply
+        if case.outcome == "kept":
+            assert type(reply.error).__name__ == case.error
+            assert f"{case.error}: " in shown
+            assert_prefix(reply, full)
+            assert reply.text in shown  # the partial answer is on screen
         else:
-            assert result.error_in_exec is None
-            assert shell.user_ns["_"] is reply
-            if case.outcome == "kept":
-                assert type(reply.error).__name__ == case.error
-                assert f"{case.error}: " in shown
-                assert_prefix(reply, full)
-                assert reply.text in shown  # the partial answer is on screen
-            else:
-                assert reply.error is None and reply.text == full.text
-        # The next cell works.
-        with capture_output() as cap:
-            again = shell.run_cell(f"%%omni --out again --text-only\n{PROMPT}")
-        assert again.error_in_exec is None and shell.user_ns["again"].complete
-        assert_no_canary(everything_shown(cap))
-        assert CANARY not in repr(magics.conversation.turns)
-    finally:
-        shell.run_line_magic("config", "OmniMagics.display_mode = 'auto'")
+            assert reply.error is None and reply.text == full.text
+    # The next cell works.
+    with capture_output() as cap:
+        again = shell.run_cell(f"%%omni --out again --text-only\n{PROMPT}")
+    assert again.error_in_exec is None and shell.user_ns["again"].complete
+    assert_no_canary(everything_shown(cap))
+    assert CANARY not in repr(magics.conversation.turns)

@@ -113,9 +113,7 @@ def magics(ip):
     # Nothing may be sent: a request that gets through goes to a closed port and fails typed.
     ip.run_line_magic("config", "OmniMagics.base_url = 'http://127.0.0.1:9/v1'")
     ip.run_line_magic("config", "OmniMagics.max_retries = 0")
-    yield ip.magics_manager.registry["OmniMagics"]
-    ip.run_line_magic("config", "OmniMagics.base_url = ''")
-    ip.run_line_magic("config", "OmniMagics.max_retries = 2")
+    return ip.magics_manager.registry["OmniMagics"]
 
 
 @PROPERTY
