@@ -1,9 +1,9 @@
 """The live view while an answer streams: ipywidgets in a notebook, plain text elsewhere.
 
-Both views take ``start(response)``, then ``update(event)`` for every event
-(the response has folded it in already), then ``finish(...)`` or ``abort()``. The widget view coalesces redraws
-(at most one per ``REDRAW_INTERVAL``, whatever the chunk rate) and loses no
-text: each redraw draws everything received so far, text that arrived since the
+Both views take ``start(response)``, then ``update(event)`` for every event (the
+response has folded it in already), then ``finish(...)`` or ``abort()``. The widget
+view coalesces redraws (at most one per ``REDRAW_INTERVAL``, whatever the chunk
+rate) and loses no text: each redraw draws everything received so far, text that arrived since the
 last one is drawn at the next event of any kind, and ``finish`` draws the end.
 When the stream ends the widget's output is replaced by static outputs (see
 ``view.py``), so a saved notebook shows the answer once, with no widget state.
@@ -22,7 +22,7 @@ from IPython.display import display
 
 from .events import Event, ReasoningDelta, TextDelta
 from .response import OmniResponse
-from .view import Answer, Notice, UsageTable, show_tail, status_line
+from .view import Answer, Notice, UsageTable, show_tail, status_line, status_markdown
 
 REDRAW_INTERVAL = 0.05  # at most ~20 redraws a second
 WAITING = "Streaming… the answer appears here when it is complete."
@@ -65,7 +65,7 @@ class WidgetView:
 
     def start(self, response: OmniResponse) -> None:
         self._response = response
-        self._draw(response)
+        self._draw()
         # A frontend with no widget manager shows the text/plain twin: say what is happening
         # instead of the widget's repr; the static answer replaces it at the end.
         bundle = self._root._repr_mimebundle_()
@@ -80,16 +80,17 @@ class WidgetView:
             now = self._clock()
             if now - self._last >= REDRAW_INTERVAL:
                 self._last = now
-                self._draw(self._response)
+                self._draw()
 
-    def _draw(self, response: OmniResponse) -> None:
+    def _draw(self) -> None:
+        response = self._response
         self._dirty = False
         self.redraws += 1
         text = response.text
         if text and self.first_text_at is None:
             self.first_text_at = self._clock()
         line = status_line(response, self.backend, streaming=True)
-        status = _markdown_output(f"<sub>{html.escape(line)}</sub>", line)
+        status = _markdown_output(status_markdown(line), line)
         answer = _markdown_output(text or "…", text)
         if self._fold is None:
             self._answer.outputs = (status, answer)

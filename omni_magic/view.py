@@ -20,8 +20,6 @@ from ._b64 import encode_text
 from .request import message_text as request_text
 from .response import OmniResponse
 
-REDRAW_INTERVAL = 0.05  # at most ~20 redraws a second, whatever the chunk rate
-
 
 # -- static display objects (each has a text/plain twin for terminals and nbconvert) ----------
 class Notice:
@@ -48,7 +46,7 @@ class Answer:
 
     def _repr_markdown_(self) -> str:
         r = self.response
-        parts = [f"<sub>{html.escape(self.status)}</sub>\n"]
+        parts = [status_markdown(self.status) + "\n"]
         if r.reasoning:
             # Quoted, so that an opened fold never reads as part of the answer.
             quoted = "\n".join(f"> {line}" if line else ">" for line in html.escape(r.reasoning).splitlines())
@@ -263,6 +261,11 @@ def status_line(response: OmniResponse, backend: str, *, streaming: bool = False
     if streaming:
         bits.append("streaming…")
     return " · ".join(bits)
+
+
+def status_markdown(line: str) -> str:
+    """The status line as the answer's Markdown shows it, live and final alike."""
+    return f"<sub>{html.escape(line)}</sub>"
 
 
 MIN_RATE_SECONDS = 0.2
