@@ -239,10 +239,9 @@ class OmniMagics(Magics):
                 self._client.close()
             from .client import OmniClient  # httpx: imported on the first request, not at load
 
-            self._client = OmniClient(
-                region=region, base_url=base_url, timeout=self.timeout, max_retries=self.max_retries,
-                emulator_pacing=settings[3],
-            )
+            _, timeout, retries, pacing = settings
+            self._client = OmniClient(region=region, base_url=base_url, timeout=timeout,
+                                      max_retries=retries, emulator_pacing=pacing)
             self._client_settings = settings
         return self._client
 
