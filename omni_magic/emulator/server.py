@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,7 +31,7 @@ _GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
 class _Counter:
-    """A thread-safe count that outlives the server it counts for."""
+    """A thread-safe count."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -46,17 +47,24 @@ class _Counter:
             return self._value
 
 
+@dataclass
+class _Tally:
+    """What the emulator counts, for tests and for ``/_emulator/stats``."""
+
+    requests: _Counter = field(default_factory=_Counter)  # POSTs to chat/completions
+    abandoned: _Counter = field(default_factory=_Counter)  # streams the client hung up on
+    authorized: _Counter = field(default_factory=_Counter)  # requests with an Authorization
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], pacing: Pacing, counter: _Counter,
-                 abandoned: _Counter, authorized: _Counter, faults: FaultQueue) -> None:
+    def __init__(self, address: tuple[str, int], pacing: Pacing, tally: _Tally,
+                 faults: FaultQueue) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.pacing = pacing
-        self.counter = counter
-        self.abandoned = abandoned
-        self.authorized = authorized
+        self.tally = tally
         self.faults = faults
         self.stopping = threading.Event()  # wakes stalled streams when the server stops
         self.lock = threading.Lock()
@@ -100,8 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == f"{ADMIN}/stats":
-            self._json(200, {"requests": self.server.counter.value,
-                             "abandoned": self.server.abandoned.value,
+            self._json(200, {"requests": self.server.tally.requests.value,
+                             "abandoned": self.server.tally.abandoned.value,
                              "faults_queued": len(self.server.faults)})
         elif self._route() == "/models":
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "system"}
@@ -126,9 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self._route() != "/chat/completions":
             self._not_found()
             return
-        self.server.counter.add()
+        self.server.tally.requests.add()
         if self.headers.get("Authorization"):
-            self.server.authorized.add()  # counted, never read: the emulator keeps no keys
+            self.server.tally.authorized.add()  # counted, never read: the emulator keeps no keys
         uid = str(uuid.uuid4())
         fault = None
         try:
@@ -143,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(body, model, uid, fault)
         except _GONE:
             self.close_connection = True  # the client left mid-stream; nothing to tell it
-            self.server.abandoned.add()
+            self.server.tally.abandoned.add()
 
     def _fault(self) -> Fault | None:
         """This request's fault: its X-Omni-Fault header, else the next queued one."""
@@ -243,9 +251,7 @@ class Emulator:
         self._port = port
         self.pacing = pacing if pacing is not None else Pacing()
         self._server: _Server | None = None
-        self._counter = _Counter()
-        self._abandoned = _Counter()
-        self._authorized = _Counter()
+        self._tally = _Tally()  # outlives each server, so counts survive stop() and start()
         self.faults = FaultQueue()
         self._thread: threading.Thread | None = None
 
@@ -262,17 +268,17 @@ class Emulator:
     @property
     def request_count(self) -> int:
         """POSTs received at chat/completions, valid or not (each retry counts)."""
-        return self._counter.value
+        return self._tally.requests.value
 
     @property
     def authorized_count(self) -> int:
         """Requests that carried an Authorization header (its value is never looked at)."""
-        return self._authorized.value
+        return self._tally.authorized.value
 
     @property
     def abandoned_count(self) -> int:
         """Streams the client hung up on before the end (an interrupt, a timeout)."""
-        return self._abandoned.value
+        return self._tally.abandoned.value
 
     def inject(self, spec: str, times: int = 1) -> None:
         """Queue a fault (see ``faults.py``) for the next ``times`` requests."""
@@ -280,8 +286,7 @@ class Emulator:
 
     def start(self) -> str:
         if self._server is None:
-            self._server = _Server((self.host, self._port), self.pacing, self._counter,
-                                   self._abandoned, self._authorized, self.faults)
+            self._server = _Server((self.host, self._port), self.pacing, self._tally, self.faults)
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                             name="omni-emulator", daemon=True)
             self._thread.start()
