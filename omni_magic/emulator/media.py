@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
-import wave
 from dataclasses import dataclass
+
+from ..errors import InvalidRequest
+from ..probe import probe_audio, probe_image
 
 # Compressed audio of unknown length is assumed to run at 128 kbit/s: a labelled guess.
 ASSUMED_BITRATE = 128_000
@@ -47,27 +48,26 @@ def _b64(text: str) -> bytes:
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) of an encoded image, or None when Pillow cannot read it."""
+    """(width, height) measured as the client measures it, or None when it is not an image."""
     try:
-        from PIL import Image  # lazy: Pillow is heavy and only needed for inline images
-
-        with Image.open(io.BytesIO(data)) as img:
-            return img.size
-    except Exception:  # not installed, or not an image: the size stays unknown
+        info = probe_image(data, "the image")
+    except InvalidRequest:
         return None
+    return info.width or 0, info.height or 0
 
 
 def audio_seconds(data: bytes) -> tuple[float, bool] | None:
-    """(duration, exact): exact for WAV, else guessed from the size; None when empty."""
+    """(duration, exact): measured as the client measures it (soundfile, PyAV for mp3/m4a when
+    installed), else guessed from the size; None when empty."""
     if not data:
         return None
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        try:
-            with wave.open(io.BytesIO(data)) as w:
-                return w.getnframes() / w.getframerate(), True
-        except (wave.Error, EOFError, ZeroDivisionError):
-            pass
-    return len(data) * 8 / ASSUMED_BITRATE, False
+    try:
+        seconds = probe_audio(data, "the audio").seconds
+    except InvalidRequest:
+        seconds = None
+    if seconds is None:
+        return len(data) * 8 / ASSUMED_BITRATE, False
+    return seconds, True
 
 
 def human_bytes(n: int) -> str:
