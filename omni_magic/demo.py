@@ -58,7 +58,7 @@ def run(notebook: Path, out_dir: Path, timeout: int = 600) -> Path:
     )
     target = out_dir / notebook.name
     try:
-        client.execute(env=_kernel_env())
+        client.execute(env=kernel_env())
     except CellExecutionError:
         nbformat.write(nb, target)
         raise
@@ -66,8 +66,8 @@ def run(notebook: Path, out_dir: Path, timeout: int = 600) -> Path:
     return target
 
 
-def _kernel_env() -> dict[str, str]:
-    # The kernel must import the same omni_magic as this runner, installed or not.
+def kernel_env() -> dict[str, str]:
+    """This environment, with this omni_magic first on a kernel's path, installed or not."""
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)

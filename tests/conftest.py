@@ -4,6 +4,8 @@ fate, and SSE bodies built from chunk dicts. Import them: ``from conftest import
 from __future__ import annotations
 
 import json
+import queue
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -87,3 +89,51 @@ def executed(tmp_path_factory) -> Executed:
         path.stem: nbformat.read(demo.run(path, out), as_version=4)
         for path in sorted(NOTEBOOKS.glob("*.ipynb"))
     })
+
+
+@pytest.fixture
+def kernel():
+    """A real IPython kernel (jupyter_client) importing this checkout, with no API key set."""
+    from jupyter_client.manager import start_new_kernel
+
+    from omni_magic.demo import kernel_env
+
+    env = kernel_env()
+    env.pop("DASHSCOPE_API_KEY", None)
+    manager, client = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        yield manager, client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def execute(client, code: str, timeout: float = 60) -> tuple[dict, list[dict]]:
+    """Run ``code`` in the kernel; the execute reply and the iopub messages of that run."""
+    msg_id = client.execute(code)
+    messages = iopub(client, msg_id, timeout)
+    return client.get_shell_msg(timeout=timeout)["content"], messages
+
+
+def iopub(client, msg_id: str, timeout: float, until=None) -> list[dict]:
+    """iopub messages of ``msg_id`` until the kernel is idle (or ``until(msg)`` is true)."""
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = client.get_iopub_msg(timeout=0.5)
+        except queue.Empty:
+            continue
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        seen.append(msg)
+        if until is not None and until(msg):
+            return seen
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return seen
+    raise AssertionError(f"no end of execution within {timeout} s: {[m['msg_type'] for m in seen]}")
+
+
+def printed(messages: list[dict]) -> str:
+    """What the code printed (its stream messages), joined."""
+    return "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")

@@ -9,14 +9,11 @@ cell works.
 
 from __future__ import annotations
 
-import os
-import queue
 import time
 
 import pytest
-from jupyter_client.manager import start_new_kernel
 
-from demos import ROOT
+from conftest import execute, iopub, printed
 from omni_magic.emulator import Emulator, Pacing
 
 LONG_PROMPT = "Tell me everything about " + "the history of notebooks, " * 8
@@ -26,44 +23,6 @@ LONG_PROMPT = "Tell me everything about " + "the history of notebooks, " * 8
 def emulator():
     with Emulator(pacing=Pacing(first_token=0.05, per_chunk=0.08)) as server:
         yield server
-
-
-@pytest.fixture
-def kernel():
-    env = {k: v for k, v in os.environ.items() if k != "DASHSCOPE_API_KEY"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    manager, client = start_new_kernel(kernel_name="python3", env=env)
-    try:
-        yield manager, client
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
-
-
-def run(client, code: str, timeout: float = 60) -> tuple[dict, list[dict]]:
-    """Execute ``code``; return the reply and the iopub messages of that execution."""
-    msg_id = client.execute(code)
-    messages = collect(client, msg_id, timeout)
-    return client.get_shell_msg(timeout=timeout)["content"], messages
-
-
-def collect(client, msg_id: str, timeout: float, until=None) -> list[dict]:
-    """iopub messages of ``msg_id`` until the kernel is idle (or ``until(msg)`` is true)."""
-    seen: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            msg = client.get_iopub_msg(timeout=0.5)
-        except queue.Empty:
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        seen.append(msg)
-        if until is not None and until(msg):
-            return seen
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return seen
-    raise AssertionError(f"no end of execution within {timeout} s: {[m['msg_type'] for m in seen]}")
 
 
 def answer_text_drawn(msg: dict) -> bool:
@@ -76,14 +35,14 @@ def answer_text_drawn(msg: dict) -> bool:
 
 def test_an_interrupt_stops_the_stream_and_keeps_the_partial_answer(emulator, kernel):
     manager, client = kernel
-    reply, _ = run(client, f"%load_ext omni_magic\n%config OmniMagics.base_url = {emulator.base_url!r}")
+    reply, _ = execute(client, f"%load_ext omni_magic\n%config OmniMagics.base_url = {emulator.base_url!r}")
     assert reply["status"] == "ok"
 
     msg_id = client.execute(f"%%omni --out partial\n{LONG_PROMPT}")
-    streaming = collect(client, msg_id, 60, until=answer_text_drawn)
+    streaming = iopub(client, msg_id, 60, until=answer_text_drawn)
     assert answer_text_drawn(streaming[-1])  # the answer is on screen and growing
     manager.interrupt_kernel()
-    after = collect(client, msg_id, 30)
+    after = iopub(client, msg_id, 30)
     reply = client.get_shell_msg(timeout=30)["content"]
     assert reply["status"] == "ok"  # handled: no traceback for the user
 
@@ -102,17 +61,16 @@ def test_an_interrupt_stops_the_stream_and_keeps_the_partial_answer(emulator, ke
     assert any("<audio" in d.get("text/html", "") for d in shown)
     assert any("Interrupted" in d.get("text/plain", "") for d in shown)
 
-    reply, messages = run(client, "print(type(partial.error).__name__, partial.finish_reason, "
+    reply, messages = execute(client, "print(type(partial.error).__name__, partial.finish_reason, "
                                   "_ is partial, len(partial.text), partial.audio_seconds > 0)")
-    printed = "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
-    name, finish, underscore, length, speech = printed.split()
+    said = printed(messages)
+    name, finish, underscore, length, speech = said.split()
     assert (name, finish, underscore, speech) == ("Interrupted", "None", "True", "True")
     full_length = len(partial_md.split("\n", 2)[-1])  # what was shown: the same partial text
     assert 0 < int(length) <= full_length
 
     # The next cell works, on the same client.
-    reply, messages = run(client, "%%omni --text-only --out again\nStill there?")
+    reply, messages = execute(client, "%%omni --text-only --out again\nStill there?")
     assert reply["status"] == "ok"
-    reply, messages = run(client, "print(again.error, again.finish_reason)")
-    assert "".join(m["content"].get("text", "") for m in messages
-                   if m["msg_type"] == "stream").split() == ["None", "stop"]
+    reply, messages = execute(client, "print(again.error, again.finish_reason)")
+    assert printed(messages).split() == ["None", "stop"]

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
+from conftest import execute, printed
 from omni_magic import OmniClient
 from omni_magic.emulator import Emulator, Pacing
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "notebooks"))
-from test_interrupt import kernel, run  # noqa: E402,F401  (a real kernel, and a way to run code in it)
 
 SEQUENTIAL = 1_000
 WARM_UP = 100
@@ -42,31 +39,30 @@ def _omni_probe():
 
 
 def probe(client) -> dict:
-    _, messages = run(client, "import gc; gc.collect(); print(json.dumps(_omni_probe()))")
-    text = "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
+    _, messages = execute(client, "import gc; gc.collect(); print(json.dumps(_omni_probe()))")
+    text = printed(messages)
     return json.loads(text)
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open sockets through /proc (Linux)")
 def test_a_thousand_requests_in_one_kernel_leak_nothing(kernel):
     _, client = kernel
-    reply, _ = run(client, "%load_ext omni_magic\n%config OmniMagics.emulator_first_token = 0.0\n"
+    reply, _ = execute(client, "%load_ext omni_magic\n%config OmniMagics.emulator_first_token = 0.0\n"
                            "%config OmniMagics.emulator_per_chunk = 0.0\n" + PROBE)
     assert reply["status"] == "ok"
     cell = "%%omni --new --out last\nCount the rivers of Europe."
 
     def ask(n: int) -> None:
         for _ in range(n):
-            reply, _ = run(client, cell)
+            reply, _ = execute(client, cell)
             assert reply["status"] == "ok"
 
     ask(WARM_UP)
     before = probe(client)
     ask(SEQUENTIAL - WARM_UP)
     after = probe(client)
-    reply, messages = run(client, "print(last.complete, last.audio_seconds > 1, len(last.text) > 50)")
-    assert "".join(m["content"].get("text", "") for m in messages
-                   if m["msg_type"] == "stream").split() == ["True", "True", "True"]
+    reply, messages = execute(client, "print(last.complete, last.audio_seconds > 1, len(last.text) > 50)")
+    assert printed(messages).split() == ["True", "True", "True"]
     growth_mb = (after["rss"] - before["rss"]) / 1e6
     print(f"\n{SEQUENTIAL} requests in one kernel: sockets {before['sockets']} -> {after['sockets']}, "
           f"threads {before['threads']} -> {after['threads']}, RSS {before['rss'] / 1e6:.1f} -> "
