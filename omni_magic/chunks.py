@@ -9,7 +9,7 @@ extra, about three times quicker on these chunks), else by the standard library.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from .errors import ProtocolError, StreamCutShort
 from .events import Event, Finished, Started, events_from_chunk
@@ -63,6 +63,19 @@ class ChunkReader:
         parts = [part for part, seen in (("finish_reason", self.finished), ("[DONE]", self.done))
                  if not seen]
         return " and ".join(parts) or None
+
+
+def read_payloads(payloads: Iterable[str]) -> Iterator[Event]:
+    """The events of a whole stream's payloads; StreamCutShort if it ended incomplete."""
+    reader = ChunkReader()
+    for data in payloads:
+        yield from reader.read(data)
+    missing = reader.missing()
+    if missing:
+        raise StreamCutShort(
+            f"The stream ended before it was complete (no {missing} arrived): the answer "
+            "below is partial. Run the cell again to get the whole answer."
+        )
 
 
 def parse(data: str) -> dict[str, Any]:

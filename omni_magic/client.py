@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 import httpx
@@ -17,9 +18,10 @@ from . import api_errors, backend
 from .body import EncodedBody
 from .errors import ConnectError, OmniError, StreamCutShort, StreamError
 from ._version import __version__
-from .chunks import ChunkReader
+from .chunks import read_payloads
 from .events import Event
-from .request import ChatRequest, build_request
+from .recording import Recorder, fingerprint, recorded
+from .request import ChatRequest, build_request, elide_media
 from .response import OmniResponse, collect
 from .sse import SSEDecoder
 
@@ -47,11 +49,13 @@ class OmniClient:
         backoff: float = 0.5,
         transport: httpx.BaseTransport | None = None,
         emulator_pacing: "Pacing | None" = None,
+        emulator_recordings: str | Path | None = None,
     ) -> None:
         self.backend = backend.resolve(api_key, region, base_url)
         self.max_retries = max_retries
         self.backoff = backoff
         self._emulator_pacing = emulator_pacing
+        self._emulator_recordings = emulator_recordings
         self._emulator: Emulator | None = None
         self._sleep = time.sleep
         self._http = httpx.Client(
@@ -73,7 +77,8 @@ class OmniClient:
         if self._emulator is None:
             from .emulator import Emulator
 
-            self._emulator = Emulator(pacing=self._emulator_pacing)
+            self._emulator = Emulator(pacing=self._emulator_pacing,
+                                      recordings=self._emulator_recordings)
             self._emulator.start()
         return self._emulator.base_url
 
@@ -134,13 +139,28 @@ class OmniClient:
             headers["Authorization"] = f"Bearer {value}"
         return headers
 
-    def send(self, request: ChatRequest) -> Iterator[Event]:
-        """Post a prepared request; the returned generator yields its events."""
+    def send(self, request: ChatRequest, *, record: str | Path | None = None,
+             retries: int | None = None) -> Iterator[Event]:
+        """Post a prepared request; the returned generator yields its events.
+
+        ``retries`` overrides ``max_retries`` for this request (a batch retries on its own).
+        ``record`` writes the raw stream to that file (or into that folder, named by the
+        body's fingerprint) as JSON lines; see :mod:`omni_magic.recording`.
+        """
         url = f"{self.base_url}/chat/completions"
-        return self._events(url, EncodedBody(request.body))
+        body = EncodedBody(request.body)
+        recorder = None
+        if record is not None:
+            key = self.backend.api_key
+            recorder = Recorder(record, print_=fingerprint(body), backend=self.backend.label,
+                                request=elide_media(request.body),
+                                secret=key.reveal() if key else None)
+        return self._events(url, body, recorder,
+                            self.max_retries if retries is None else retries)
 
     # -- the stream --------------------------------------------------------------------------
-    def _events(self, url: str, content: EncodedBody) -> Iterator[Event]:
+    def _events(self, url: str, content: EncodedBody, recorder: Recorder | None,
+                max_retries: int) -> Iterator[Event]:
         attempt = 0
         while True:
             produced = False
@@ -149,7 +169,7 @@ class OmniClient:
                 http_request = self._http.build_request("POST", url, content=content, headers=headers)
                 response = self._http.send(http_request, stream=True)
             except httpx.TransportError as exc:
-                if attempt < self.max_retries:
+                if attempt < max_retries:
                     attempt += 1
                     self._sleep(self._delay(attempt, None))
                     continue
@@ -166,18 +186,21 @@ class OmniClient:
                     if (
                         response.status_code in api_errors.RETRYABLE_STATUS
                         and not isinstance(error, api_errors.NOT_RETRYABLE)
-                        and attempt < self.max_retries
+                        and attempt < max_retries
                     ):
                         attempt += 1
                         self._sleep(self._delay(attempt, error.retry_after))
                         continue
                     raise self._scrub(error)
-                for event in self._decode(response):
+                payloads = _payloads(response)
+                if recorder is not None:
+                    payloads = recorded(payloads, recorder)
+                for event in read_payloads(payloads):
                     produced = True
                     yield event
                 return
             except httpx.TransportError as exc:
-                if not produced and attempt < self.max_retries:
+                if not produced and attempt < max_retries:
                     attempt += 1
                     self._sleep(self._delay(attempt, None))
                     continue
@@ -188,20 +211,8 @@ class OmniClient:
                 raise self._scrub(exc)  # a mid-stream error may quote what the server sent
             finally:
                 response.close()
-
-    def _decode(self, response: httpx.Response) -> Iterator[Event]:
-        decoder, reader = SSEDecoder(), ChunkReader()
-        for raw in response.iter_bytes():
-            for data in decoder.decode(raw):
-                yield from reader.read(data)
-        for data in decoder.flush():
-            yield from reader.read(data)
-        missing = reader.missing()
-        if missing:
-            raise StreamCutShort(
-                f"The stream ended before it was complete (no {missing} arrived): the answer "
-                "below is partial. Run the cell again to get the whole answer."
-            )
+                if recorder is not None:  # still open only when the reader stopped early
+                    recorder.close(KeyboardInterrupt())
 
     # -- helpers -----------------------------------------------------------------------------
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -234,3 +245,11 @@ class OmniClient:
         if key is not None and key.reveal() in str(error):
             error.args = (str(error).replace(key.reveal(), "********"),)
         return error
+
+
+def _payloads(response: httpx.Response) -> Iterator[str]:
+    """The SSE data payloads of a response body, as they complete."""
+    decoder = SSEDecoder()
+    for raw in response.iter_bytes():
+        yield from decoder.decode(raw)
+    yield from decoder.flush()

@@ -7,17 +7,21 @@ works with no code. The instance owns its client and conversation: no globals.
 
 from __future__ import annotations
 
+import math
+import os
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Enum, Float, Int, Unicode
+from traitlets import Bool, Enum, Float, Int, Unicode, default
 
 from . import backend, catalog, live, view
 from .attachments import from_options
+from .body import EncodedBody
 from .conversation import Conversation
 from .errors import Interrupted, OmniError
+from .recording import Recording, fingerprint
 from .request import elide_media
 from .response import collect
 
@@ -48,6 +52,12 @@ Examples::
     %%omni --frames "frames/*.jpg"
     Describe what happens.
 
+    %%omni --record hello.jsonl
+    Say hello.
+
+    %%omni --replay hello.jsonl --speed 2
+    Say hello.
+
 Line forms: ``%omni models``, ``%omni voices [MODEL]``, ``%omni history``,
 ``%omni reset``, ``%omni config``.
 
@@ -74,6 +84,17 @@ class OmniMagics(Magics):
     display_mode = Enum(["auto", "widgets", "text"], "auto", help="Live view: widgets, plain text, or auto.").tag(config=True)
     emulator_first_token = Float(0.3, help="Emulator: seconds before the first token.").tag(config=True)
     emulator_per_chunk = Float(0.03, help="Emulator: seconds between chunks.").tag(config=True)
+    record_to = Unicode(help="Record every call's raw stream into this folder (env OMNI_RECORD).").tag(config=True)
+    recordings = Unicode(help="A folder of recordings the embedded emulator answers with, for "
+                         "offline demos (env OMNI_RECORDINGS).").tag(config=True)
+
+    @default("record_to")
+    def _default_record_to(self) -> str:
+        return os.environ.get("OMNI_RECORD", "")
+
+    @default("recordings")
+    def _default_recordings(self) -> str:
+        return os.environ.get("OMNI_RECORDINGS", "")
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -104,6 +125,9 @@ class OmniMagics(Magics):
     @argument("--base-url", help="An OpenAI-compatible server instead of DashScope.")
     @argument("-o", "--out", metavar="NAME", help="Store the OmniResponse in this variable.")
     @argument("--save", metavar="FILE", help="Save the speech to this .wav file.")
+    @argument("--record", metavar="FILE", help="Save the raw stream of this call as JSON lines (a folder: named by the request's fingerprint).")
+    @argument("--replay", metavar="FILE", help="Play a recording back instead of sending anything.")
+    @argument("--speed", help="Replay speed: 1 is the original pace, 4 four times faster, max at once.")
     @argument("--new", action="store_true", help="Start a fresh conversation.")
     @argument("--dry-run", action="store_true", help="Check and show the request; send nothing.")
     @line_cell_magic
@@ -142,6 +166,13 @@ class OmniMagics(Magics):
             if speech:
                 speech = False
                 notes.append("Thinking mode answers in text only: speech is off for this cell.")
+        if args.replay and args.record:
+            raise UsageError("--replay plays a recording and sends nothing, so there is nothing "
+                             "to --record: use one or the other.")
+        if args.speed and not args.replay:
+            raise UsageError("--speed sets the pace of a --replay: add --replay FILE.")
+        speed = _speed(args.speed or "1")
+        recording = Recording.load(args.replay) if args.replay else None
         client = self._client_for(args.region or self.region, args.base_url or self.base_url or None)
         if args.new:
             self.conversation.reset()
@@ -166,16 +197,24 @@ class OmniMagics(Magics):
         if args.dry_run:
             return self._dry_run(client, request)
 
+        if recording is not None:
+            label = f"replay of {recording.path.name}"
+            events = recording.events(speed)
+            if recording.fingerprint != fingerprint(EncodedBody(request.body)):
+                notes.append(f"{recording.path.name} was recorded for a different request (the "
+                             "prompt, options or media differ): it replays as it was recorded.")
+        else:
+            label = client.backend.label
+            events = client.send(request, record=args.record or self.record_to or None)
+            if client.emulated and not self._told_emulated:  # once; the status line says it after
+                view.show(view.Notice(backend.EMULATOR_NOTICE))
+                self._told_emulated = True
         response = client.new_response(request)
         if args.out:  # the same object fills in as the answer streams, and keeps a failure
             self.shell.user_ns[args.out] = response
-        stream_view = self._view(client, thinking)
-        if client.emulated and not self._told_emulated:  # once; the status line says it after
-            view.show(view.Notice(backend.EMULATOR_NOTICE))
-            self._told_emulated = True
+        stream_view = self._view(label, thinking)
         for note in notes:
             view.show(view.Notice(note))
-        events = client.send(request)
         stream_view.start(response)
         try:
             collect(events, response, on_event=stream_view.update)
@@ -229,7 +268,7 @@ class OmniMagics(Magics):
         from .emulator import Pacing
 
         return (backend.resolve(None, region, base_url), self.timeout, self.max_retries,
-                Pacing(self.emulator_first_token, self.emulator_per_chunk))
+                Pacing(self.emulator_first_token, self.emulator_per_chunk), self.recordings or None)
 
     def _client_for(self, region: str, base_url: str | None) -> OmniClient:
         """The client for these settings, rebuilt when any of them changed."""
@@ -239,14 +278,14 @@ class OmniMagics(Magics):
                 self._client.close()
             from .client import OmniClient  # httpx: imported on the first request, not at load
 
-            _, timeout, retries, pacing = settings
+            _, timeout, retries, pacing, recordings = settings
             self._client = OmniClient(region=region, base_url=base_url, timeout=timeout,
-                                      max_retries=retries, emulator_pacing=pacing)
+                                      max_retries=retries, emulator_pacing=pacing,
+                                      emulator_recordings=recordings)
             self._client_settings = settings
         return self._client
 
-    def _view(self, client: OmniClient, thinking: bool = False) -> Any:
-        label = client.backend.label
+    def _view(self, label: str, thinking: bool = False) -> Any:
         mode = self.display_mode
         if mode == "auto":
             mode = "widgets" if _has_widget_frontend(self.shell) else "text"
@@ -292,6 +331,19 @@ def _save_speech(response: Any, path: str) -> view.Notice:
     except (OSError, RuntimeError) as exc:  # soundfile reports an unwritable path as RuntimeError
         return view.Notice(f"Could not save the speech to {path}: {exc}. Choose another path "
                            "and call .save_audio(path) on the answer.", "warn")
+
+
+def _speed(value: str) -> float:
+    """--speed: a factor above 0, or ``max`` for no waiting at all."""
+    if value.lower() in ("max", "inf"):
+        return math.inf
+    try:
+        speed = float(value)
+    except ValueError:
+        speed = 0.0
+    if not 0 < speed < math.inf:
+        raise UsageError(f"--speed takes a number above 0 (1 is the recorded pace) or max, not {value!r}.")
+    return speed
 
 
 def _unquote(args: Any) -> None:

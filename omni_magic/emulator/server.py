@@ -16,9 +16,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from ..catalog import MODELS, Model
+from ..recording import Recording, Recordings
 from .faults import HEADER, MALFORMED, Fault, FaultQueue, FaultSpecError, truncate_audio
 from .pacing import Pacing
 from .received import summarize
@@ -54,6 +56,29 @@ class _Tally:
     requests: _Counter = field(default_factory=_Counter)  # POSTs to chat/completions
     abandoned: _Counter = field(default_factory=_Counter)  # streams the client hung up on
     authorized: _Counter = field(default_factory=_Counter)  # requests with an Authorization
+    replayed: _Counter = field(default_factory=_Counter)  # answered from a recording
+    throttled: _Counter = field(default_factory=_Counter)  # refused for max_streams
+
+
+class _Limit:
+    """At most ``streams`` answers at once; more are refused with 429, as a busy service does."""
+
+    def __init__(self, streams: int | None, retry_after: float) -> None:
+        self.streams = streams
+        self.busy = Fault.parse(f"429:retry_after={retry_after}")
+        self._lock = threading.Lock()
+        self._active = 0
+
+    def enter(self) -> bool:
+        with self._lock:
+            if self.streams is not None and self._active >= self.streams:
+                return False
+            self._active += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self._active -= 1
 
 
 class _Server(ThreadingHTTPServer):
@@ -61,11 +86,13 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], pacing: Pacing, tally: _Tally,
-                 faults: FaultQueue) -> None:
+                 faults: FaultQueue, recordings: Recordings, limit: _Limit) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.pacing = pacing
         self.tally = tally
         self.faults = faults
+        self.recordings = recordings
+        self.limit = limit
         self.stopping = threading.Event()  # wakes stalled streams when the server stops
         self.lock = threading.Lock()
         # Open connections and the threads serving them, so stop() can end both.
@@ -110,6 +137,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") == f"{ADMIN}/stats":
             self._json(200, {"requests": self.server.tally.requests.value,
                              "abandoned": self.server.tally.abandoned.value,
+                             "replayed": self.server.tally.replayed.value,
+                             "throttled": self.server.tally.throttled.value,
                              "faults_queued": len(self.server.faults)})
         elif self._route() == "/models":
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "system"}
@@ -138,17 +167,34 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization"):
             self.server.tally.authorized.add()  # counted, never read: the emulator keeps no keys
         uid = str(uuid.uuid4())
+        if not self.server.limit.enter():
+            self.server.tally.throttled.add()
+            busy = self.server.limit.busy
+            self._json(429, busy.refusal.body(uid), busy.headers)
+            return
+        try:
+            self._answer(raw, uid)
+        finally:
+            self.server.limit.leave()
+
+    def _answer(self, raw: bytes, uid: str) -> None:
         fault = None
         try:
             fault = self._fault()
             if fault is not None and fault.refusal is not None:
                 raise fault.refusal
-            body, model = validate(raw)
+            recording = self.server.recordings.find(raw) if fault is None else None
+            if recording is None:
+                body, model = validate(raw)
         except Rejected as err:
             self._json(err.status, err.body(uid), fault.headers if fault else {})
             return
         try:
-            self._stream(body, model, uid, fault)
+            if recording is not None:
+                self.server.tally.replayed.add()
+                self._replay(recording, uid)
+            else:
+                self._stream(body, model, uid, fault)
         except _GONE:
             self.close_connection = True  # the client left mid-stream; nothing to tell it
             self.server.tally.abandoned.add()
@@ -183,15 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a defect of the emulator: answer like the service's 500
             self._json(500, Rejected(500, "InternalError", f"Emulator failure: {exc!r}").body(uid))
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("X-Request-Id", uid)
-        if answer.speech_label:
-            self.send_header("X-Omni-Emulator-Speech", answer.speech_label)
-        self.end_headers()
-        self.wfile.flush()
+        self._start_stream(uid, {"X-Omni-Emulator-Speech": answer.speech_label}
+                           if answer.speech_label else {})
         time.sleep(max(0.0, pacing.first_token - (time.monotonic() - started)))
         kind = fault.kind if fault is not None else None
         for i, chunk in enumerate(chunks(answer, uid, int(time.time()))):
@@ -211,6 +250,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_chunk(f"data: {data}\n\n".encode())
         self._send_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _replay(self, recording: Recording, uid: str) -> None:
+        """Send a recorded stream as it was recorded, at the recordings' speed."""
+        self._start_stream(uid, {"X-Omni-Emulator-Replay": recording.path.name})
+        for data in recording.timed(self.server.recordings.speed):
+            self._send_chunk(f"data: {data}\n\n".encode())
+        if recording.end is None or recording.end.get("end") != "complete":
+            self._hang_up()  # the original stream broke off here, so this one does too
+            return
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _start_stream(self, uid: str, headers: dict[str, str]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("X-Request-Id", uid)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
         self.wfile.flush()
 
     def _hang_up(self) -> None:
@@ -246,10 +307,17 @@ class Emulator:
     """A local server speaking the service's protocol; ``start()`` returns its base URL."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
-                 pacing: Pacing | None = None) -> None:
+                 pacing: Pacing | None = None, *,
+                 recordings: str | Path | None = None, replay_speed: float = 1.0,
+                 max_streams: int | None = None, retry_after: float = 1.0) -> None:
+        """``recordings``: a recording file or a folder of them; a request whose body matches
+        one byte for byte gets it back at ``replay_speed`` (1: as recorded; ``inf``: at once).
+        ``max_streams``: answers at once; a request beyond them gets 429 with ``Retry-After``."""
         self.host = host
         self._port = port
         self.pacing = pacing if pacing is not None else Pacing()
+        self.recordings = Recordings.load(recordings, replay_speed)
+        self._limit = _Limit(max_streams, retry_after)
         self._server: _Server | None = None
         self._tally = _Tally()  # outlives each server, so counts survive stop() and start()
         self.faults = FaultQueue()
@@ -280,13 +348,24 @@ class Emulator:
         """Streams the client hung up on before the end (an interrupt, a timeout)."""
         return self._tally.abandoned.value
 
+    @property
+    def replayed_count(self) -> int:
+        """Requests answered from a recording."""
+        return self._tally.replayed.value
+
+    @property
+    def throttled_count(self) -> int:
+        """Requests refused with 429 because ``max_streams`` answers were running."""
+        return self._tally.throttled.value
+
     def inject(self, spec: str, times: int = 1) -> None:
         """Queue a fault (see ``faults.py``) for the next ``times`` requests."""
         self.faults.push(Fault.parse(spec), times)
 
     def start(self) -> str:
         if self._server is None:
-            self._server = _Server((self.host, self._port), self.pacing, self._tally, self.faults)
+            self._server = _Server((self.host, self._port), self.pacing, self._tally, self.faults,
+                                   self.recordings, self._limit)
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                             name="omni-emulator", daemon=True)
             self._thread.start()
