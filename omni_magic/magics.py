@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -16,17 +17,20 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Float, Int, Unicode, default
 
-from . import backend, catalog, live, view
-from .attachments import from_options
+from . import backend, catalog, live, progress, view
+from .attachments import Attachment, expand, from_options, natural_key
+from .batch import DEFAULT_CONCURRENCY, Batch, Cache, as_table, default_cache_dir, kind_of
 from .body import EncodedBody
 from .conversation import Conversation
-from .errors import Interrupted, OmniError
+from .errors import Interrupted, InvalidRequest, OmniError
 from .recording import Recording, fingerprint
 from .request import elide_media
 from .response import collect
 
 if TYPE_CHECKING:
     from .client import OmniClient
+
+REDRAW_BATCH = 0.1  # seconds between progress redraws of a batch
 
 EXAMPLES = """
 Examples::
@@ -58,6 +62,9 @@ Examples::
     %%omni --replay hello.jsonl --speed 2
     Say hello.
 
+    %%omni --each "photos/*.jpg" --concurrency 8 --out captions
+    Write a one-line caption.
+
 Line forms: ``%omni models``, ``%omni voices [MODEL]``, ``%omni history``,
 ``%omni reset``, ``%omni config``.
 
@@ -84,6 +91,10 @@ class OmniMagics(Magics):
     display_mode = Enum(["auto", "widgets", "text"], "auto", help="Live view: widgets, plain text, or auto.").tag(config=True)
     emulator_first_token = Float(0.3, help="Emulator: seconds before the first token.").tag(config=True)
     emulator_per_chunk = Float(0.03, help="Emulator: seconds between chunks.").tag(config=True)
+    concurrency = Int(DEFAULT_CONCURRENCY, help="Batches (--each): requests in flight at once.").tag(config=True)
+    batch_cache = Bool(True, help="Batches: keep finished items on disk, so a re-run resumes.").tag(config=True)
+    cache_dir = Unicode(help="Batches: where finished items are kept (default: the user cache, "
+                        "~/.cache/omni_magic/batches, or env OMNI_CACHE_DIR).").tag(config=True)
     record_to = Unicode(help="Record every call's raw stream into this folder (env OMNI_RECORD).").tag(config=True)
     recordings = Unicode(help="A folder of recordings the embedded emulator answers with, for "
                          "offline demos (env OMNI_RECORDINGS).").tag(config=True)
@@ -123,8 +134,10 @@ class OmniMagics(Magics):
     @argument("--max-tokens", type=int, help="Cap on output tokens.")
     @argument("--region", choices=["intl", "cn"], help="DashScope region.")
     @argument("--base-url", help="An OpenAI-compatible server instead of DashScope.")
-    @argument("-o", "--out", metavar="NAME", help="Store the OmniResponse in this variable.")
-    @argument("--save", metavar="FILE", help="Save the speech to this .wav file.")
+    @argument("--each", metavar="GLOB", help="A batch: send the prompt once per matching file (image, audio or video by its type).")
+    @argument("--concurrency", type=int, metavar="N", help="Batch requests in flight at once (default 4).")
+    @argument("-o", "--out", metavar="NAME", help="Store the OmniResponse (a batch: its table) in this variable.")
+    @argument("--save", metavar="FILE", help="Save the speech to this .wav file (a batch: one .wav per file in this folder).")
     @argument("--record", metavar="FILE", help="Save the raw stream of this call as JSON lines (a folder: named by the request's fingerprint).")
     @argument("--replay", metavar="FILE", help="Play a recording back instead of sending anything.")
     @argument("--speed", help="Replay speed: 1 is the original pace, 4 four times faster, max at once.")
@@ -151,6 +164,10 @@ class OmniMagics(Magics):
     omni.__doc__ = (omni.__doc__ or "") + EXAMPLES
 
     def _cell(self, args: Any, prompt: str) -> None:
+        if args.each:
+            return self._batch(args, prompt)
+        if args.concurrency is not None:
+            raise UsageError("--concurrency sets how many requests of a batch run at once: add --each GLOB.")
         model = args.model or self.model
         voice = args.voice or self.voice or None
         thinking = bool(args.think) or self.thinking
@@ -233,6 +250,70 @@ class OmniMagics(Magics):
                 media_tokens=request.media_tokens,
             )
 
+    def _batch(self, args: Any, prompt: str) -> None:
+        """--each: one request per file, ``--concurrency`` at a time, into a table."""
+        clash = [flag for flag, value in (
+            ("-i/--image", args.image), ("-a/--audio", args.audio), ("--video", args.video),
+            ("--frames", args.frames), ("--record", args.record), ("--replay", args.replay),
+            ("--new", args.new), ("--dry-run", args.dry_run)) if value]
+        if clash:
+            raise UsageError(f"--each attaches each file itself and runs apart from the conversation, "
+                             f"so it cannot go with {', '.join(clash)}.")
+        concurrency = self.concurrency if args.concurrency is None else args.concurrency
+        if concurrency < 1:
+            raise UsageError(f"--concurrency must be at least 1, not {concurrency}.")
+        files = _batch_files(args.each)
+        thinking = bool(args.think) or self.thinking
+        # Speech is asked for only when it is kept: a batch does not hold answers' audio.
+        speech = self.audio and not args.text_only and not thinking and args.save is not None
+        if args.save is not None and not speech:
+            raise UsageError("--save DIR keeps each file's speech, but this batch asks for text only "
+                             "(--text-only, --think or %config OmniMagics.audio = False).")
+        client = self._client_for(args.region or self.region, args.base_url or self.base_url or None)
+        options = dict(
+            model=args.model or self.model, voice=(args.voice or self.voice or None) if speech else None,
+            audio=speech, thinking=thinking,
+            system=(args.system if args.system is not None else self.system) or None,
+            max_tokens=args.max_tokens if args.max_tokens is not None else (self.max_tokens or None),
+        )
+        client.prepare(prompt.strip(), **options)  # bad options fail now, before any request
+
+        def build(path: str) -> Any:
+            kind = kind_of(path)
+            if kind is None:
+                raise InvalidRequest(f"{Path(path).name}: not an image, audio or video file by its name.")
+            return client.prepare(prompt.strip(), attachments=[Attachment(kind, path)], **options)
+
+        batch = Batch(
+            client, files, build, concurrency=concurrency,
+            cache=Cache(self.cache_dir or default_cache_dir()) if self.batch_cache else None,
+            save_dir=Path(args.save).expanduser() if speech else None, retries=self.max_retries,
+        )
+        if client.emulated and not self._told_emulated:
+            view.show(view.Notice(backend.EMULATOR_NOTICE))
+            self._told_emulated = True
+        bar = self._progress(len(files))
+        interrupted = False
+        batch.start()
+        try:
+            while not batch.wait(REDRAW_BATCH):
+                bar.update(batch.progress())
+        except KeyboardInterrupt:
+            batch.stop()
+            interrupted = True
+        rows = batch.results()
+        bar.finish(batch.progress(), interrupted)
+        view.show(view.BatchTable(rows))
+        table = as_table(rows)
+        if args.out:
+            self.shell.user_ns[args.out] = table
+        _set_underscore(self.shell, table)
+
+    def _progress(self, total: int) -> Any:
+        if self._display_mode() == "widgets":
+            return progress.BatchProgressBar(total)
+        return progress.BatchProgressLine(total)
+
     def _dry_run(self, client: OmniClient, request: Any) -> None:
         endpoint = (
             "(the embedded emulator, started by the first real request)/chat/completions"
@@ -285,11 +366,15 @@ class OmniMagics(Magics):
             self._client_settings = settings
         return self._client
 
+    def _display_mode(self) -> str:
+        if self.display_mode == "auto":
+            return "widgets" if _has_widget_frontend(self.shell) else "text"
+        return self.display_mode
+
     def _view(self, label: str, thinking: bool = False) -> Any:
-        mode = self.display_mode
-        if mode == "auto":
-            mode = "widgets" if _has_widget_frontend(self.shell) else "text"
-        return live.WidgetView(label, thinking=thinking) if mode == "widgets" else live.TextView(label)
+        if self._display_mode() == "widgets":
+            return live.WidgetView(label, thinking=thinking)
+        return live.TextView(label)
 
     def _note_cell(self, info: Any) -> None:
         # JupyterLab, Notebook 7 and VS Code send each cell's id with its execution;
@@ -331,6 +416,18 @@ def _save_speech(response: Any, path: str) -> view.Notice:
     except (OSError, RuntimeError) as exc:  # soundfile reports an unwritable path as RuntimeError
         return view.Notice(f"Could not save the speech to {path}: {exc}. Choose another path "
                            "and call .save_audio(path) on the answer.", "warn")
+
+
+def _batch_files(pattern: str) -> list[str]:
+    """The files of --each: a glob's matches (natural order), or every file in a folder."""
+    path = Path(pattern).expanduser()
+    if path.is_dir():
+        files = sorted((str(p) for p in path.iterdir() if p.is_file() and kind_of(p)), key=natural_key)
+    else:
+        files = [f for f in expand(pattern) if Path(f).is_file()]
+    if not files:
+        raise UsageError(f"--each {pattern!r} matches no media file.")
+    return files
 
 
 def _speed(value: str) -> float:

@@ -11,6 +11,7 @@ import html
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from IPython.display import Audio, display
@@ -313,6 +314,65 @@ def show_tail(response: OmniResponse, *, show_usage: bool, autoplay: bool,
         display(Notice(f"{type(response.error).__name__}: {response.error}", "error"))
     if show_usage and (response.usage or response.estimate.parts):
         display(UsageTable(response))
+
+
+def progress_line(progress: Any) -> str:
+    """done · failed · cached · in flight · ETA, and the slow-down when 429s came."""
+    bits = [f"{progress.done} of {progress.total} done"]
+    if progress.failed:
+        bits.append(f"{progress.failed} failed")
+    if progress.cached:
+        bits.append(f"{progress.cached} from the cache")
+    if progress.finished < progress.total:
+        bits.append(f"{progress.in_flight} in flight")
+        eta = progress.eta
+        bits.append("ETA …" if eta is None else f"ETA {_clock(eta)}")
+    else:
+        bits.append(f"{_clock(progress.elapsed)}")
+    if progress.slowdowns:
+        bits.append(f"slowed by {progress.slowdowns} × 429 (now {progress.limit} at once)")
+    return " · ".join(bits)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class BatchSummary:
+    """The line that replaces a finished batch's progress bar."""
+
+    def __init__(self, progress: Any, interrupted: bool) -> None:
+        self.progress, self.interrupted = progress, interrupted
+
+    def _text(self) -> str:
+        line = progress_line(self.progress)
+        if self.interrupted:
+            return (f"Interrupted: {line}. Finished items are kept (and cached): run the cell "
+                    "again to do the rest.")
+        if self.progress.failed:
+            return f"{line}. Failed items are not cached: run the cell again to retry them."
+        return line
+
+    def _repr_html_(self) -> str:
+        kind = "warn" if self.interrupted or self.progress.failed else "info"
+        return Notice(self._text(), kind)._repr_html_()
+
+    def __repr__(self) -> str:
+        return self._text()
+
+
+class BatchTable(Table):
+    """A batch's rows: file, the answer's start, total tokens, and the error or the speech."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        super().__init__(
+            ["file", "answer", "tokens", "note"],
+            [[Path(r.file).name, _short(r.answer, 80),
+              "" if not r.usage else r.usage.get("total_tokens", ""),
+              r.error or (Path(r.speech).name if r.speech else "") + (" (cached)" if r.cached else "")]
+             for r in rows],
+        )
 
 
 def show(obj: Any) -> None:

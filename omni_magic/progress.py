@@ -1,0 +1,71 @@
+"""A batch's progress while it runs: a widget bar in a notebook, one rewritten line elsewhere.
+
+Both take ``update(progress)`` as often as the caller likes (they redraw only when
+something changed) and ``finish(progress, interrupted)``. The widget's place is then
+given a static summary, so a saved notebook holds no widget state.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from IPython.display import display
+
+from .batch import Progress
+from .view import BatchSummary, progress_line
+
+
+class BatchProgressBar:
+    """ipywidgets: a bar (green while all is well, orange once an item failed) and a label."""
+
+    def __init__(self, total: int) -> None:
+        import ipywidgets as widgets
+
+        self._bar = widgets.IntProgress(value=0, min=0, max=max(total, 1), bar_style="info")
+        self._label = widgets.HTML()
+        self._root = widgets.HBox([self._bar, self._label]).add_class("omni-batch")
+        self._last: str | None = None
+        bundle = self._root._repr_mimebundle_()
+        bundle["text/plain"] = f"Batch of {total}: the summary appears here when it is done."
+        self._handle = display(bundle, raw=True, display_id=True)
+
+    def update(self, progress: Progress) -> None:
+        line = progress_line(progress)
+        if line == self._last:
+            return
+        self._last = line
+        self._bar.value = progress.finished
+        self._bar.bar_style = "warning" if progress.failed else "info"
+        self._label.value = f"<span style='font-size:0.9em'>{line}</span>"
+
+    def finish(self, progress: Progress, interrupted: bool) -> None:
+        self._handle.update(BatchSummary(progress, interrupted))
+        for widget in (self._bar, self._label, self._root):
+            for part in (getattr(widget, "style", None), widget.layout, widget):
+                if part is not None:
+                    part.close()
+
+
+class BatchProgressLine:
+    """Plain text: one line, rewritten in place with a carriage return."""
+
+    def __init__(self, total: int, out: Any = None) -> None:
+        self.out = out or sys.stdout
+        self._last: str | None = None
+
+    def update(self, progress: Progress) -> None:
+        line = progress_line(progress)
+        if line != self._last:
+            self._write(line)
+
+    def finish(self, progress: Progress, interrupted: bool) -> None:
+        self._write(repr(BatchSummary(progress, interrupted)))
+        self.out.write("\n")
+        self.out.flush()
+
+    def _write(self, line: str) -> None:
+        # Pad over the previous line's tail: a carriage return does not erase it.
+        self.out.write("\r" + line.ljust(len(self._last or "")))
+        self.out.flush()
+        self._last = line
