@@ -1,12 +1,16 @@
 """Run notebooks headlessly in a real kernel, print their answers, save the executed copies.
 
     python -m omni_magic.demo notebooks/quickstart.ipynb [more.ipynb ...] [--out out/]
+    python -m omni_magic.demo notebooks/*.ipynb --replay notebooks/recordings   # offline
+    python -m omni_magic.demo notebooks/*.ipynb --record notebooks/recordings   # make them
 
 Each notebook runs with the output folder as its working directory, so the
 speech it saves with ``--save NAME.wav`` lands beside the executed notebook;
 the ``media/`` folder next to a notebook is copied there first, so the paths
 it attaches resolve and the output folder is a runnable copy.
-With no DASHSCOPE_API_KEY the embedded emulator answers.
+With no DASHSCOPE_API_KEY the embedded emulator answers. ``--replay DIR`` runs
+with no key and no network: the embedded emulator answers every call from the
+recordings in DIR (made by ``--record DIR``, one folder per notebook).
 """
 
 from __future__ import annotations
@@ -40,8 +44,11 @@ def _print_outputs(cell: Any, index: int) -> None:
             print("\n".join(output.get("traceback", [])))
 
 
-def run(notebook: Path, out_dir: Path, timeout: int = 600) -> Path:
-    """Execute ``notebook`` and write the executed copy into ``out_dir``; return its path."""
+def run(notebook: Path, out_dir: Path, timeout: int = 600, env: dict[str, str] | None = None) -> Path:
+    """Execute ``notebook`` and write the executed copy into ``out_dir``; return its path.
+
+    ``env`` is the kernel's environment (default: ``kernel_env()``).
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -58,7 +65,7 @@ def run(notebook: Path, out_dir: Path, timeout: int = 600) -> Path:
     )
     target = out_dir / notebook.name
     try:
-        client.execute(env=kernel_env())
+        client.execute(env=env if env is not None else kernel_env())
     except CellExecutionError:
         nbformat.write(nb, target)
         raise
@@ -74,21 +81,45 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
+def recording_env(notebook: Path, *, record: Path | None = None,
+                  replay: Path | None = None) -> dict[str, str]:
+    """The kernel's environment to record a notebook's calls, or to replay them offline."""
+    env = kernel_env()
+    if record is not None:
+        env["OMNI_RECORD"] = str((record / notebook.stem).resolve())
+    if replay is not None:
+        env.pop(API_KEY_ENV, None)  # offline: the embedded emulator, never the service
+        env["OMNI_RECORDINGS"] = str((replay / notebook.stem).resolve())
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m omni_magic.demo", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", default=[Path("notebooks/quickstart.ipynb")], type=Path)
     parser.add_argument("--out", default=Path("out"), type=Path, help="folder for the executed notebook and speech")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--record", type=Path, metavar="DIR",
+                      help="record every call's stream into DIR/<notebook>/")
+    mode.add_argument("--replay", type=Path, metavar="DIR",
+                      help="offline: answer every call from the recordings in DIR/<notebook>/")
     args = parser.parse_args(argv)
     missing = [str(nb) for nb in args.notebooks if not nb.is_file()]
+    if args.replay is not None:
+        missing += [str(args.replay / nb.stem) for nb in args.notebooks
+                    if not (args.replay / nb.stem).is_dir()]
     if missing:
-        print(f"No notebook at {', '.join(missing)}: run this from the omni_magic checkout.", file=sys.stderr)
+        print(f"No notebook or recordings at {', '.join(missing)}: run this from the omni_magic "
+              "checkout.", file=sys.stderr)
         return 2
-    if not os.environ.get(API_KEY_ENV):
+    if args.replay is not None:
+        print(f"Offline: every answer is replayed from {args.replay}.")
+    elif not os.environ.get(API_KEY_ENV):
         print(EMULATOR_NOTICE)
     for notebook in args.notebooks:
         print(f"\n=== {notebook}", flush=True)
         try:
-            target = run(notebook, args.out)
+            env = recording_env(notebook, record=args.record, replay=args.replay)
+            target = run(notebook, args.out, env=env)
         except Exception as exc:  # show the failing cell's error, not the runner's traceback
             print(f"\n{notebook} failed: {exc}", file=sys.stderr)
             return 1

@@ -222,7 +222,7 @@ class OmniMagics(Magics):
                              "prompt, options or media differ): it replays as it was recorded.")
         else:
             label = client.backend.label
-            events = client.send(request, record=args.record or self.record_to or None)
+            events = client.send(request, record=args.record or self._record_folder())
             if client.emulated and not self._told_emulated:  # once; the status line says it after
                 view.show(view.Notice(backend.EMULATOR_NOTICE))
                 self._told_emulated = True
@@ -365,6 +365,14 @@ class OmniMagics(Magics):
                                       emulator_recordings=recordings)
             self._client_settings = settings
         return self._client
+
+    def _record_folder(self) -> Path | None:
+        """``record_to`` as a folder (made now), so each call gets its own file in it."""
+        if not self.record_to:
+            return None
+        folder = Path(self.record_to).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def _display_mode(self) -> str:
         if self.display_mode == "auto":

@@ -192,7 +192,7 @@ class Recordings:
 
     @classmethod
     def load(cls, where: str | Path | None, speed: float = 1.0) -> Recordings:
-        """Every recording in a folder (or the one file named); none for ``None``."""
+        """Every recording in a folder and its subfolders (or the one file named)."""
         if not speed > 0:
             raise InvalidRequest(f"A replay speed must be above 0 (1 is the original pace), not {speed}.")
         found = cls(speed=speed)
@@ -202,7 +202,7 @@ class Recordings:
         if not where.exists():
             raise InvalidRequest(f"No recordings at {str(where)!r}: give a folder of .jsonl "
                                  "recordings or one recording file.")
-        for path in sorted(where.glob(f"*{SUFFIX}")) if where.is_dir() else [where]:
+        for path in sorted(where.rglob(f"*{SUFFIX}")) if where.is_dir() else [where]:
             recording = Recording.load(path)
             found.by_print[recording.fingerprint] = recording
         return found
