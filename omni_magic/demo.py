@@ -65,7 +65,9 @@ def run(notebook: Path, out_dir: Path, timeout: int = 600, env: dict[str, str] |
     )
     target = out_dir / notebook.name
     try:
-        client.execute(env=env if env is not None else kernel_env())
+        env = dict(env if env is not None else kernel_env())
+        env.setdefault("OMNI_LIVE_AUDIO", "0")  # headless: nobody listens, and no page plays it
+        client.execute(env=env)
     except CellExecutionError:
         nbformat.write(nb, target)
         raise

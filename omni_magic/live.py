@@ -16,13 +16,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.display import display
 
-from .events import Event, ReasoningDelta, TextDelta
+from .events import AudioDelta, Event, ReasoningDelta, TextDelta
 from .response import OmniResponse
 from .view import Answer, Notice, UsageTable, show_tail, status_line, status_markdown
+
+if TYPE_CHECKING:
+    from .player import LivePlayer
 
 REDRAW_INTERVAL = 0.05  # at most ~20 redraws a second
 WAITING = "Streaming… the answer appears here when it is complete."
@@ -39,10 +42,11 @@ class WidgetView:
     """
 
     def __init__(self, backend: str, clock: Callable[[], float] = time.perf_counter,
-                 thinking: bool = False) -> None:
+                 thinking: bool = False, player: LivePlayer | None = None) -> None:
         import ipywidgets as widgets
 
         self.backend = backend
+        self.player = player  # plays the speech as it arrives, under the answer
         self.redraws = 0
         self.first_text_at: float | None = None  # clock() when answer text was first drawn
         self._clock = clock
@@ -71,11 +75,15 @@ class WidgetView:
         bundle = self._root._repr_mimebundle_()
         bundle["text/plain"] = WAITING
         self._handle = display(bundle, raw=True, display_id=True)
+        if self.player is not None:
+            self.player.show()
 
     def update(self, event: Event) -> None:
         kind = type(event)
         if kind is TextDelta or kind is ReasoningDelta:
             self._dirty = True
+        elif kind is AudioDelta and self.player is not None:
+            self.player.add(event.data)
         if self._dirty:
             now = self._clock()
             if now - self._last >= REDRAW_INTERVAL:
@@ -107,6 +115,8 @@ class WidgetView:
         """No answer came: drop the waiting widget (the error is shown on its own)."""
         if self._handle is not None:
             self._handle.update(Notice("No answer: see the error below.", "error"))
+        if self.player is not None:
+            self.player.retire()
         self._close()
 
     def _close(self) -> None:
@@ -126,6 +136,9 @@ class WidgetView:
         else:
             display(answer)
         self._close()
+        if self.player is not None:
+            self.player.finish()
+            autoplay = False  # the live player is already speaking
         show_tail(response, show_usage=show_usage, autoplay=autoplay, notes=notes)
 
 

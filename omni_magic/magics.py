@@ -88,6 +88,8 @@ class OmniMagics(Magics):
     max_retries = Int(2, help="Retries of 408/409/429/5xx and connection failures before the first event.").tag(config=True)
     show_usage = Bool(True, help="Show the token table after each answer.").tag(config=True)
     autoplay = Bool(False, help="Start playing the speech as soon as the answer is complete.").tag(config=True)
+    live_audio = Bool(help="Play the speech in the page while it streams (a widget; needs "
+                      "ipywidgets in the frontend). Default on; env OMNI_LIVE_AUDIO=0 turns it off.").tag(config=True)
     display_mode = Enum(["auto", "widgets", "text"], "auto", help="Live view: widgets, plain text, or auto.").tag(config=True)
     emulator_first_token = Float(0.3, help="Emulator: seconds before the first token.").tag(config=True)
     emulator_per_chunk = Float(0.03, help="Emulator: seconds between chunks.").tag(config=True)
@@ -98,6 +100,10 @@ class OmniMagics(Magics):
     record_to = Unicode(help="Record every call's raw stream into this folder (env OMNI_RECORD).").tag(config=True)
     recordings = Unicode(help="A folder of recordings the embedded emulator answers with, for "
                          "offline demos (env OMNI_RECORDINGS).").tag(config=True)
+
+    @default("live_audio")
+    def _default_live_audio(self) -> bool:
+        return os.environ.get("OMNI_LIVE_AUDIO", "1").strip().lower() not in ("0", "false", "no", "off")
 
     @default("record_to")
     def _default_record_to(self) -> str:
@@ -114,6 +120,7 @@ class OmniMagics(Magics):
         self._client_settings: tuple[Any, ...] = ()
         self._cell_id: str | None = None
         self._told_emulated = False
+        self._player: Any = None  # the live speech player of the last answer
         if shell is not None:
             shell.events.register("pre_run_cell", self._note_cell)
 
@@ -229,7 +236,7 @@ class OmniMagics(Magics):
         response = client.new_response(request)
         if args.out:  # the same object fills in as the answer streams, and keeps a failure
             self.shell.user_ns[args.out] = response
-        stream_view = self._view(label, thinking)
+        stream_view = self._view(label, thinking, speech=request.audio)
         for note in notes:
             view.show(view.Notice(note))
         stream_view.start(response)
@@ -379,10 +386,17 @@ class OmniMagics(Magics):
             return "widgets" if _has_widget_frontend(self.shell) else "text"
         return self.display_mode
 
-    def _view(self, label: str, thinking: bool = False) -> Any:
-        if self._display_mode() == "widgets":
-            return live.WidgetView(label, thinking=thinking)
-        return live.TextView(label)
+    def _view(self, label: str, thinking: bool = False, speech: bool = False) -> Any:
+        if self._display_mode() != "widgets":
+            return live.TextView(label)
+        player = None
+        if speech and self.live_audio:
+            from .player import LivePlayer
+
+            if self._player is not None:  # a new spoken answer stops the previous one's speech
+                self._player.retire()
+            player = self._player = LivePlayer(filename=f"omni-{self.shell.execution_count}.wav")
+        return live.WidgetView(label, thinking=thinking, player=player)
 
     def _note_cell(self, info: Any) -> None:
         # JupyterLab, Notebook 7 and VS Code send each cell's id with its execution;
@@ -397,6 +411,9 @@ class OmniMagics(Magics):
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._player is not None:
+            self._player.retire()
+            self._player = None
 
 
 def _set_underscore(shell: Any, response: Any) -> None:

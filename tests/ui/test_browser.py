@@ -42,6 +42,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # The live speech player starts without a click, as it does after the click on "run".
+    "--autoplay-policy=no-user-gesture-required",
 ]
 # JupyterLab user settings written into the isolated settings dir: no news/update pop-up over
 # the notebook, and every cell kept in the DOM (no windowing) so selectors and screenshots see it.
@@ -280,6 +282,32 @@ SAMPLE_JS = """() => {
   };
 }"""
 
+# Installed before the run: a MutationObserver notes, with performance.now(), every change of
+# the live answer's text and every state of the live speech player (its data attributes).
+PROBE_JS = """() => {
+  const cell = document.querySelector('[data-omni-test="ask"]');
+  window.__omniText = [];   // [time, length] each time the live answer's text changed
+  window.__omniPlayer = []; // [time, scheduled buffers, scheduled seconds, state, first]
+  let lastLength = -1, lastPlayer = '';
+  new MutationObserver(() => {
+    const drawn = cell.querySelectorAll('.omni-answer .jp-RenderedMarkdown');
+    if (drawn.length > 1) {
+      const n = drawn[drawn.length - 1].innerText.length;
+      if (n !== lastLength) { lastLength = n; window.__omniText.push([performance.now(), n]); }
+    }
+    const player = cell.querySelector('.omni-player');
+    if (player && player.dataset.scheduled !== undefined) {
+      const d = player.dataset;
+      const key = [d.scheduled, d.scheduledSeconds, d.state].join();
+      if (key !== lastPlayer) {
+        lastPlayer = key;
+        window.__omniPlayer.push([performance.now(), +d.scheduled, +d.scheduledSeconds, d.state,
+                                  d.firstScheduledAt === '' ? null : +d.firstScheduledAt]);
+      }
+    }
+  }).observe(cell, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
 KERNEL_IDLE_JS = """() => {
   const app = window.jupyterapp;
   const panel = app && app.shell.currentWidget;
@@ -345,6 +373,7 @@ def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Pat
         ask_index,
     )
     assert marked.startswith("%%omni"), marked
+    page.evaluate(PROBE_JS)
 
     # Run All Cells (the command behind Run ▸ Run All Cells); not awaited here, so the page can
     # be sampled while the cell streams.
@@ -425,6 +454,8 @@ def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Pat
           f"({info.frames} frames at {info.samplerate} Hz)")
     assert abs(page_seconds - file_seconds) <= 0.05
 
+    _check_live_speech(page, cell, file_seconds, info.samplerate)
+
     # 5. The usage table.
     table = cell.locator("table.omni-usage")
     assert table.count() == 1
@@ -478,3 +509,27 @@ def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Pat
     shutil.copy(nb_path, artifacts / "quickstart-saved.ipynb")
     shots = [full, clip] + ([streaming_shot] if streaming_shot.exists() else [])
     print("screenshots: " + ", ".join(str(s) for s in shots))
+
+
+CHUNK_SAMPLES = 2401  # the emulator's speech chunk (the service's is about as long)
+
+
+def _check_live_speech(page, cell, wav_seconds: float, rate: int) -> None:
+    """The live player scheduled the speech while the answer streamed, all of it, and retired."""
+    # The page plays the speech to its end, tells the kernel, and the kernel empties the output.
+    page.wait_for_function(
+        "() => !document.querySelector('[data-omni-test=\"ask\"] .omni-player')"
+        " && window.__omniPlayer.some(p => p[3] === 'ended')", timeout=int((wav_seconds + 30) * 1000))
+    log = page.evaluate("() => window.__omniPlayer")
+    text = page.evaluate("() => window.__omniText")
+    counts = _new_maxima([entry[1] for entry in log])
+    first_scheduled = next(entry[4] for entry in log if entry[4] is not None)
+    last_text = max(t for t, _ in text)
+    total = max(entry[2] for entry in log)
+    print(f"live speech: scheduled buffers seen growing {counts[:8]}... to {counts[-1]}; "
+          f"{total:.4f} s scheduled vs the WAV's {wav_seconds:.4f} s; first buffer scheduled "
+          f"{last_text - first_scheduled:.0f} ms before the last text change")
+    assert len(counts) >= 5, f"the page did not see the scheduled buffers grow: {log[:10]}"
+    assert first_scheduled < last_text, "the first buffer was scheduled after the text had all come"
+    assert abs(total - wav_seconds) <= CHUNK_SAMPLES / rate, (total, wav_seconds)
+    assert "playing" in {entry[3] for entry in log}
