@@ -6,7 +6,8 @@
 // overlap: the waveform is continuous across the join, and there is nothing to click.
 //
 // A probe for tests reads each view's data attributes: scheduled (buffers), scheduledSeconds,
-// firstScheduledAt (performance.now() when the first buffer was scheduled) and state.
+// firstScheduledAt (performance.now() when the first buffer was scheduled), firstLead (seconds
+// from then to its start), gaps (underruns: a chunk that came after the previous had ended), state.
 
 const LEAD = 0.08; // seconds between a first (or late) chunk's arrival and its start
 const players = new Map(); // player key -> Player, shared by initialize and render
@@ -23,6 +24,8 @@ class Player {
     this.scheduled = 0;
     this.scheduledFrames = 0;
     this.firstScheduledAt = null;
+    this.firstLead = null; // seconds from the first chunk's arrival to its start
+    this.gaps = 0; // buffers that could not start where the previous one ended (underruns)
     this.views = new Set();
   }
 
@@ -51,10 +54,12 @@ class Player {
     source.buffer = buffer;
     source.connect(this.gain);
     const now = Math.ceil(ctx.currentTime * this.rate);
-    if (this.nextFrame < now) {
+    if (this.nextFrame <= now) {
       // The first chunk, or one that came after the previous ran out: start just ahead.
+      if (this.scheduled > 0) this.gaps += 1;
       this.nextFrame = now + Math.round(LEAD * this.rate);
     }
+    if (this.firstLead === null) this.firstLead = this.nextFrame / this.rate - ctx.currentTime;
     source.start(this.nextFrame / this.rate);
     this.nextFrame += samples.length;
     this.sources.add(source);
@@ -229,6 +234,8 @@ function render({ model, el }) {
     el.dataset.scheduledSeconds = seconds.toFixed(4);
     el.dataset.firstScheduledAt = player.firstScheduledAt === null ? "" : String(player.firstScheduledAt);
     el.dataset.state = state;
+    el.dataset.firstLead = player.firstLead === null ? "" : player.firstLead.toFixed(4);
+    el.dataset.gaps = String(player.gaps);
   };
   player.views.add(draw);
   model.on("change:done", draw);

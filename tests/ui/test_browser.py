@@ -302,7 +302,8 @@ PROBE_JS = """() => {
       if (key !== lastPlayer) {
         lastPlayer = key;
         window.__omniPlayer.push([performance.now(), +d.scheduled, +d.scheduledSeconds, d.state,
-                                  d.firstScheduledAt === '' ? null : +d.firstScheduledAt]);
+                                  d.firstScheduledAt === '' ? null : +d.firstScheduledAt,
+                                  d.firstLead === '' ? null : +d.firstLead, +d.gaps]);
       }
     }
   }).observe(cell, {subtree: true, childList: true, characterData: true, attributes: true});
@@ -526,9 +527,12 @@ def _check_live_speech(page, cell, wav_seconds: float, rate: int) -> None:
     first_scheduled = next(entry[4] for entry in log if entry[4] is not None)
     last_text = max(t for t, _ in text)
     total = max(entry[2] for entry in log)
+    lead = next(entry[5] for entry in log if entry[5] is not None)
     print(f"live speech: scheduled buffers seen growing {counts[:8]}... to {counts[-1]}; "
           f"{total:.4f} s scheduled vs the WAV's {wav_seconds:.4f} s; first buffer scheduled "
-          f"{last_text - first_scheduled:.0f} ms before the last text change")
+          f"{last_text - first_scheduled:.0f} ms before the last text change, to start "
+          f"{lead * 1000:.0f} ms after its arrival; underruns: {log[-1][6]}")
+    assert lead <= 0.3  # where the page placed it, by design (a scheduled time, not a timing)
     assert len(counts) >= 5, f"the page did not see the scheduled buffers grow: {log[:10]}"
     assert first_scheduled < last_text, "the first buffer was scheduled after the text had all come"
     assert abs(total - wav_seconds) <= CHUNK_SAMPLES / rate, (total, wav_seconds)
