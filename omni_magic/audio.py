@@ -1,4 +1,5 @@
-"""Speech assembly: base64 PCM16 chunks in, samples and WAV bytes out.
+"""Speech assembly: base64 PCM16 chunks (or PCM bytes a dialect decoded) in, samples and
+WAV bytes out.
 
 Each chunk is its own base64 string and is decoded on its own: joining the
 strings first and decoding once silently drops data whenever a chunk carries
@@ -31,15 +32,19 @@ class PCMAssembler:
         self._chunks = 0
         self.sample_rate = sample_rate
 
-    def add(self, b64: str) -> int:
-        """Decode one chunk; return how many whole new samples it completed."""
-        try:
-            raw = b64decode(b64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ProtocolError(
-                f"Speech chunk {self._chunks + 1} is not valid base64 ({exc}); "
-                "the speech up to that point is kept."
-            ) from None
+    def add(self, data: str | bytes) -> int:
+        """Add one chunk, base64 text or PCM bytes already decoded; return how many whole new
+        samples it completed."""
+        if type(data) is str:
+            try:
+                raw = b64decode(data, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ProtocolError(
+                    f"Speech chunk {self._chunks + 1} is not valid base64 ({exc}); "
+                    "the speech up to that point is kept."
+                ) from None
+        else:
+            raw = data
         before = len(self._pcm) // 2
         self._pcm += raw
         self._chunks += 1

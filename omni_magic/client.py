@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import httpx
 
-from . import api_errors, backend
+from . import api_errors, backend, dialects
 from .body import EncodedBody
 from .errors import ConnectError, OmniError, StreamCutShort, StreamError
 from ._version import __version__
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from .emulator import Emulator, Pacing
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+# Asking a server which dialect it speaks must not hold up a cell: a slow answer means DashScope's.
+DETECT_TIMEOUT = httpx.Timeout(3.0)
 
 
 class OmniClient:
@@ -36,6 +38,10 @@ class OmniClient:
 
     With no key (``api_key=`` or ``DASHSCOPE_API_KEY``) and no ``base_url``,
     requests go to the embedded emulator, started on first use.
+
+    ``dialect`` is how the server writes speech and reads media: "dashscope", "vllm-omni"
+    (or "vllm"), or "auto": DashScope's for DashScope and the emulator; for a ``base_url``,
+    asked once of ``GET {base_url}/models`` (vLLM's models are owned by "vllm").
     """
 
     def __init__(
@@ -50,8 +56,11 @@ class OmniClient:
         transport: httpx.BaseTransport | None = None,
         emulator_pacing: "Pacing | None" = None,
         emulator_recordings: str | Path | None = None,
+        dialect: str = dialects.AUTO,
     ) -> None:
         self.backend = backend.resolve(api_key, region, base_url)
+        chosen = dialects.resolve(dialect, allow_auto=True)
+        self._dialect: str | None = None if chosen == dialects.AUTO else chosen
         self.max_retries = max_retries
         self.backoff = backoff
         self._emulator_pacing = emulator_pacing
@@ -83,6 +92,37 @@ class OmniClient:
         return self._emulator.base_url
 
     @property
+    def dialect(self) -> str:
+        """The dialect requests are written in; "auto" is resolved here, on first use."""
+        if self._dialect is None:
+            self._dialect = self._detect_dialect()
+        return self._dialect
+
+    def _detect_dialect(self) -> str:
+        """vllm-omni when ``GET {base_url}/models`` lists vLLM's models; else, whatever went
+        wrong (no such route, a timeout, not JSON), DashScope's, without an error."""
+        if self.backend.kind != "custom":
+            return dialects.DASHSCOPE
+        headers = {"Accept": "application/json"}
+        if self.backend.api_key is not None:  # vLLM's --api-key guards /models too
+            headers["Authorization"] = f"Bearer {self.backend.api_key.reveal()}"
+        try:
+            request = self._http.build_request("GET", f"{self.base_url}/models", headers=headers,
+                                               timeout=DETECT_TIMEOUT)
+            response = self._http.send(request, stream=True)
+            try:
+                # Only a JSON listing is read: an HTML error page or a stream is not one.
+                kind = response.headers.get("Content-Type", "")
+                if response.status_code != 200 or "json" not in kind:
+                    return dialects.DASHSCOPE
+                response.read()
+                return dialects.from_models(response.json())
+            finally:
+                response.close()
+        except (httpx.HTTPError, ValueError):
+            return dialects.DASHSCOPE
+
+    @property
     def emulated(self) -> bool:
         return self.backend.kind == "emulator"
 
@@ -109,7 +149,10 @@ class OmniClient:
         ``options`` are those of :func:`omni_magic.request.build_request`: ``model``,
         ``voice``, ``audio``, ``thinking``, ``attachments``, ``history``, ``system``,
         ``max_tokens``; any other keyword passes through into the body (``temperature``...).
+        The body is written in :attr:`dialect` unless ``dialect=`` says otherwise.
         """
+        if "dialect" not in options:
+            options["dialect"] = self.dialect
         return build_request(
             prompt,
             region=self.backend.key_region,

@@ -2,13 +2,16 @@
 
 A chunk of the OpenAI-compatible stream is a JSON object; only the fields named
 here are read. Unknown and misspelled fields (the service's own examples show
-``"reated"`` and ``"systm_fingerprint"``) are ignored, never an error.
+``"reated"`` and ``"systm_fingerprint"``) are ignored, never an error. A chunk with a
+top-level non-text ``modality`` is vllm-omni's speech, read by ``dialects.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Union
+
+from .catalog import SAMPLE_RATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +30,14 @@ class ReasoningDelta:
 
 @dataclass(frozen=True, slots=True)
 class AudioDelta:
-    """One speech chunk: base64 of headerless PCM16 mono 24 kHz, as the service sent it."""
+    """One speech chunk of PCM16 mono at ``rate`` Hz.
 
-    data: str
+    ``data`` is the base64 text as DashScope sent it (decoded once, by the response), or
+    bytes a dialect already decoded from a whole audio file (vllm-omni's chunks).
+    """
+
+    data: str | bytes
+    rate: int = SAMPLE_RATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,9 @@ class Started:
 Event = Union[Started, TextDelta, ReasoningDelta, AudioDelta, Transcript, Usage, Finished]
 
 
+_TEXT = ("text", None)  # vllm-omni's text chunks carry "modality": "text"
+
+
 def usage_from(raw: dict[str, Any]) -> Usage:
     def ints(d: Any) -> dict[str, int]:
         return {k: v for k, v in d.items() if isinstance(v, int)} if isinstance(d, dict) else {}
@@ -95,20 +106,27 @@ def events_from_chunk(chunk: Any, out: list[Event]) -> None:
     if choices:
         choice = choices[0]
         delta = choice.get("delta") or {}
-        reasoning = delta.get("reasoning_content")
-        if reasoning:
-            out.append(ReasoningDelta(reasoning))
-        content = delta.get("content")
-        if content and isinstance(content, str):
-            out.append(TextDelta(content))
-        audio = delta.get("audio")
-        if audio:
-            data = audio.get("data")
-            if data:
-                out.append(AudioDelta(data))
-            transcript = audio.get("transcript")
-            if transcript is not None:
-                out.append(Transcript(transcript))
+        if "modality" in chunk and chunk["modality"] not in _TEXT:
+            # vllm-omni: the speech is an audio file in delta.content (see dialects.py).
+            from .dialects import media_events
+
+            media_events(chunk["modality"], choice, delta, out)
+        else:
+            # vLLM names the thinking "reasoning"; DashScope and older vLLM "reasoning_content".
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning:
+                out.append(ReasoningDelta(reasoning))
+            content = delta.get("content")
+            if content and isinstance(content, str):
+                out.append(TextDelta(content))
+            audio = delta.get("audio")
+            if audio:
+                data = audio.get("data")
+                if data:
+                    out.append(AudioDelta(data))
+                transcript = audio.get("transcript")
+                if transcript is not None:
+                    out.append(Transcript(transcript))
         reason = choice.get("finish_reason")
         if reason:
             out.append(Finished(reason))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from . import catalog, tokens
+from . import catalog, dialects, tokens
 from .attachments import Attachment, InlineData
 from .errors import InvalidRequest
 
@@ -18,6 +18,7 @@ RESERVED = frozenset({"messages", "stream", "stream_options", "modalities", "ena
 
 _PART_MODALITY = {
     "image_url": "image", "input_audio": "audio", "video_url": "video", "video": "video",
+    "audio_url": "audio",  # vLLM's part for audio by URL
 }
 _PART_TYPE = {"image": "image_url", "audio": "input_audio", "video": "video_url", "frames": "video"}
 
@@ -35,6 +36,7 @@ class ChatRequest:
     user_message: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     media_tokens: dict[str, int] = field(default_factory=dict)  # this message's media only
+    dialect: str = dialects.DASHSCOPE  # the server's dialect the body is written in
 
 
 def build_request(
@@ -51,12 +53,16 @@ def build_request(
     region: str | None = None,
     allow_unknown_model: bool = False,
     history_tokens: dict[str, int] | None = None,
+    dialect: str = dialects.DASHSCOPE,
     **extra: Any,
 ) -> ChatRequest:
     """Check the combination and return the body. Raises InvalidRequest naming the fix.
 
     Other keywords (``temperature``, ``top_p``, ``seed``...) pass through into the body.
+    ``dialect`` "vllm-omni" (or "vllm") writes the body the way vLLM reads it; see dialects.py.
     """
+    dialect = dialects.resolve(dialect)
+    vllm = dialect == dialects.VLLM_OMNI
     reserved = sorted(RESERVED & extra.keys())
     if reserved:
         raise InvalidRequest(
@@ -89,7 +95,8 @@ def build_request(
                 "magic), or drop thinking to get speech."
             )
 
-    if audio:
+    # vLLM's speakers are the model's own: only one the user named is sent, unchecked here.
+    if audio and not vllm:
         if info is not None:
             voice = voice or info.default_voice
             if voice not in info.family.voices:
@@ -108,7 +115,7 @@ def build_request(
                 )
         else:
             voice = voice or catalog.DEFAULT_VOICE
-    else:
+    elif not audio:
         voice = None
 
     if max_tokens is not None:
@@ -119,7 +126,7 @@ def build_request(
                 f"--max-tokens {max_tokens} exceeds {info.id}'s output limit of {info.max_output} tokens."
             )
 
-    user = user_message(prompt, attachments)
+    user = user_message(prompt, attachments, dialect)
     messages: list[dict[str, Any]] = []
     if system:
         messages.append({"role": "system", "content": system})
@@ -135,13 +142,15 @@ def build_request(
         "stream_options": {"include_usage": True},
         "modalities": ["text", "audio"] if audio else ["text"],
     }
-    if audio:
+    if audio and not vllm:
         body["audio"] = {"voice": voice, "format": "wav"}
-    if thinking:
+    if thinking and not vllm:
         body["enable_thinking"] = True
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
     body.update(extra)
+    if vllm:
+        dialects.ask_vllm(body, audio=audio, voice=voice, thinking=thinking)
 
     warnings: list[str] = []
     est = estimate(messages)
@@ -164,16 +173,21 @@ def build_request(
     return ChatRequest(
         body=body, model=model_id, audio=audio, voice=voice, thinking=thinking,
         estimate=est, user_message=user, warnings=warnings, media_tokens=media.by_modality(),
+        dialect=dialect,
     )
 
 
-def user_message(prompt: str, attachments: Sequence[Attachment] = ()) -> dict[str, Any]:
+def user_message(prompt: str, attachments: Sequence[Attachment] = (),
+                 dialect: str = dialects.DASHSCOPE) -> dict[str, Any]:
     """A user message: plain text, or media parts followed by the text (the seed's order)."""
     # Checked on the kinds first, so a bad combination is refused before any file is read.
     check_parts([_PART_TYPE[a.kind] for a in attachments], "This message")
     if not attachments:
         return {"role": "user", "content": prompt}
-    parts = [a.to_part() for a in attachments]
+    if dialect == dialects.VLLM_OMNI:
+        parts = [dialects.vllm_part(a) for a in attachments]
+    else:
+        parts = [a.to_part() for a in attachments]
     if prompt.strip():
         parts.append({"type": "text", "text": prompt})
     return {"role": "user", "content": parts}
@@ -187,11 +201,13 @@ def check_parts(types: Sequence[str | None], subject: str) -> None:
             f"{subject} carries more than one kind of media ({' and '.join(kinds)}); a message can "
             "carry text plus only one other kind. Send them in separate cells (turns)."
         )
-    for part, what in (("input_audio", "audio file"), ("video_url", "video file")):
-        if types.count(part) > 1:
+    for parts, what in ((("input_audio", "audio_url"), "audio file"),
+                        (("video_url",), "video file")):
+        count = sum(types.count(part) for part in parts)
+        if count > 1:
             raise InvalidRequest(
                 f"Only one {what} can be attached to a message: {subject.lower()} has "
-                f"{types.count(part)}, and each message takes at most one."
+                f"{count}, and each message takes at most one."
             )
     if types.count("video_url") + types.count("video") > 1:
         raise InvalidRequest(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .audio import PCMAssembler, save_wav
 from .catalog import SAMPLE_RATE
-from .errors import OmniError, StreamError
+from .errors import OmniError, ProtocolError, StreamError
 from .events import (
     AudioDelta, Event, Finished, ReasoningDelta, Started, TextDelta, Transcript, Usage,
 )
@@ -60,6 +60,8 @@ class OmniResponse:
                 self.first_token_at = time.perf_counter()
             self._text.append(event.text)
         elif kind is AudioDelta:
+            if event.rate != self.sample_rate:
+                self._adopt_rate(event.rate)
             self._pcm.add(event.data)
         elif kind is ReasoningDelta:
             if self.first_token_at is None:
@@ -76,6 +78,16 @@ class OmniResponse:
             self.id = event.id
             if event.model:
                 self.model = event.model
+
+    def _adopt_rate(self, rate: int) -> None:
+        """Speech at another rate than 24 kHz (a self-hosted server's): fine from the start,
+        not midway, where the samples already kept would play at the wrong speed."""
+        if self._pcm.nbytes:
+            raise ProtocolError(
+                f"The server changed the speech's sample rate mid-answer ({self.sample_rate} Hz, "
+                f"then {rate} Hz): the answer up to that point is kept."
+            )
+        self.sample_rate = self._pcm.sample_rate = rate
 
     def close(self, error: OmniError | None = None) -> None:
         self.error = error

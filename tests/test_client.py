@@ -119,6 +119,9 @@ def connect(sleeps):
 
     def make(server: Server, **options: Any) -> OmniClient:
         options.setdefault("base_url", BASE)
+        # The scripted replies are DashScope's wire, one per POST; detecting the dialect
+        # (a GET /models) is tested in test_dialects.py.
+        options.setdefault("dialect", "dashscope")
         client = OmniClient(transport=httpx.MockTransport(server), **options)
         client._sleep = sleeps.append
         clients.append(client)

@@ -124,8 +124,9 @@ class Replay:
 
 
 MODES = {
-    # A self-hosted server: any model name goes.
-    "lenient": dict(client={"base_url": "http://test/v1"}, model="my-local-omni"),
+    # A self-hosted server: any model name goes (the seed is DashScope's wire, so its dialect).
+    "lenient": dict(client={"base_url": "http://test/v1", "dialect": "dashscope"},
+                    model="my-local-omni"),
     # DashScope (and the emulator): the model must be one the catalog knows.
     "strict": dict(client={"api_key": "sk-test"}, model="qwen3-omni-flash"),
 }
