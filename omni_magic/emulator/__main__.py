@@ -8,6 +8,8 @@ import signal
 import sys
 import threading
 
+from ..dialects import DASHSCOPE, DIALECTS
+from ..errors import InvalidRequest
 from .pacing import Pacing
 from .server import Emulator
 
@@ -36,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"seconds before the first event (default {default.first_token})")
     p.add_argument("--per-chunk", type=float, default=default.per_chunk, metavar="S",
                    help=f"seconds between text chunks (default {default.per_chunk})")
+    p.add_argument("--dialect", default=DASHSCOPE, metavar="NAME",
+                   help=f"the protocol to speak: {' or '.join(DIALECTS)} (alias vllm): "
+                   f"vllm-omni streams speech as a WAV file per chunk (default {DASHSCOPE})")
     return p
 
 
@@ -50,12 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM ends the wait like Ctrl-C does, so both paths shut down cleanly.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        emulator = Emulator(args.host, args.port, pacing)
+        emulator = Emulator(args.host, args.port, pacing, dialect=args.dialect)
+    except InvalidRequest as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
         url = emulator.start()
     except OSError as exc:
         print(f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"omni_magic emulator listening on {url}", flush=True)
+    speaks = "" if emulator.dialect == DASHSCOPE else f", speaking {emulator.dialect}"
+    print(f"omni_magic emulator listening on {url}{speaks}", flush=True)
     try:
         while not stop.wait(0.5):
             pass

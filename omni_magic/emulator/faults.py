@@ -88,11 +88,14 @@ class Fault:
 def truncate_audio(data: dict[str, Any]) -> bool:
     """Cut the base64 of a speech chunk short, in place; False if it carries no speech."""
     try:
-        audio = data["choices"][0]["delta"]["audio"]
-        b64 = audio["data"]
+        if data.get("modality") == "audio":  # vllm-omni: a whole audio file in delta.content
+            audio, key = data["choices"][0]["delta"], "content"
+        else:
+            audio, key = data["choices"][0]["delta"]["audio"], "data"
+        b64 = audio[key]
     except (KeyError, IndexError, TypeError):
         return False
-    audio["data"] = b64[: len(b64) // 8 * 4 + 1]  # half of it, one more than a multiple of 4: never valid
+    audio[key] = b64[: len(b64) // 8 * 4 + 1]  # half of it, one more than a multiple of 4: never valid
     return True
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import tokens
 from ..catalog import Model
+from ..dialects import DASHSCOPE
 from ..errors import InvalidRequest
 from ..probe import probe_video
 from .media import audio_seconds, human_bytes, image_size, load
@@ -39,14 +40,16 @@ class Received:
     thinking: bool
     max_tokens: int | None
     include_usage: bool
+    audio_format: str = "wav"  # vllm-omni: how each speech chunk is encoded
+    text_out: bool = True  # vllm-omni may be asked for speech only
 
     @property
     def prompt_tokens(self) -> int:
         return self.text_tokens + sum(self.media_tokens.values())
 
 
-def summarize(body: dict[str, Any], model: Model) -> Received:
-    """Summarize a body that validate() accepted."""
+def summarize(body: dict[str, Any], model: Model, dialect: str = DASHSCOPE) -> Received:
+    """Summarize a body that validate() accepted in ``dialect``."""
     messages = body["messages"]
     text_tokens = 0
     media: dict[str, int] = {}
@@ -63,8 +66,18 @@ def summarize(body: dict[str, Any], model: Model) -> Received:
             uncounted = uncounted or att.tokens is None
         if message.get("role") == "user":
             last_user = (text, found)
-    wants_audio = "audio" in body.get("modalities", ["text"])
     options = body.get("stream_options")
+    if dialect == DASHSCOPE:
+        wants_audio = "audio" in body.get("modalities", ["text"])
+        voice = body["audio"]["voice"] if wants_audio else None
+        thinking, audio_format, text_out = body.get("enable_thinking") is True, "wav", True
+    else:
+        from . import vllm
+
+        modalities = vllm.modalities(body, model)
+        voice = vllm.speaker(body, model) if "audio" in modalities else None
+        thinking, audio_format = vllm.thinking(body, model), vllm.audio_format(body)
+        text_out = "text" in modalities
     return Received(
         model=model,
         model_name=body["model"],
@@ -75,10 +88,12 @@ def summarize(body: dict[str, Any], model: Model) -> Received:
         text_tokens=text_tokens,
         media_tokens=media,
         uncounted=uncounted,
-        voice=body["audio"]["voice"] if wants_audio else None,
-        thinking=body.get("enable_thinking") is True,
+        voice=voice,
+        thinking=thinking,
         max_tokens=body.get("max_tokens"),
         include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+        audio_format=audio_format,
+        text_out=text_out,
     )
 
 
@@ -96,6 +111,8 @@ def _describe(part: dict[str, Any], model: str) -> Attachment:
         return _image(part["image_url"]["url"], model)
     if kind == "input_audio":
         return _audio(part["input_audio"]["data"], model)
+    if kind == "audio_url":  # vLLM's part for audio by URL or data URL
+        return _audio(part["audio_url"]["url"], model)
     if kind == "video_url":
         return _video(part["video_url"]["url"], model)
     return _frames(part["video"], model)

@@ -1,7 +1,9 @@
 """The HTTP side: a stdlib threading server speaking the service's SSE protocol.
 
 Paths mirror DashScope (``/compatible-mode/v1/...``) and OpenAI (``/v1/...``)
-so any client configured with ``{base_url}/chat/completions`` works. The
+so any client configured with ``{base_url}/chat/completions`` works. With
+``dialect="vllm-omni"`` it reads requests and streams answers as vllm-omni does
+(``vllm.py``) and lists its models as vLLM's. The
 ``Authorization`` header is accepted whatever it holds and never read further:
 the emulator has no accounts, and a key must never reach a log.
 """
@@ -19,8 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from .. import dialects
 from ..catalog import MODELS, Model
 from ..recording import Recording, Recordings
+from . import vllm
 from .faults import HEADER, MALFORMED, Fault, FaultQueue, FaultSpecError, truncate_audio
 from .pacing import Pacing
 from .received import summarize
@@ -86,9 +90,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], pacing: Pacing, tally: _Tally,
-                 faults: FaultQueue, recordings: Recordings, limit: _Limit) -> None:
+                 faults: FaultQueue, recordings: Recordings, limit: _Limit,
+                 dialect: str = dialects.DASHSCOPE) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.pacing = pacing
+        self.dialect = dialect
         self.tally = tally
         self.faults = faults
         self.recordings = recordings
@@ -141,7 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
                              "throttled": self.server.tally.throttled.value,
                              "faults_queued": len(self.server.faults)})
         elif self._route() == "/models":
-            data = [{"id": m, "object": "model", "created": 0, "owned_by": "system"}
+            owner = vllm.OWNED_BY if self.server.dialect == dialects.VLLM_OMNI else "system"
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": owner}
                     for m in MODELS]
             self._json(200, {"object": "list", "data": data})
         else:
@@ -170,7 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.limit.enter():
             self.server.tally.throttled.add()
             busy = self.server.limit.busy
-            self._json(429, busy.refusal.body(uid), busy.headers)
+            self._json(429, self._error_body(busy.refusal, uid), busy.headers)
             return
         try:
             self._answer(raw, uid)
@@ -185,9 +192,9 @@ class _Handler(BaseHTTPRequestHandler):
                 raise fault.refusal
             recording = self.server.recordings.find(raw) if fault is None else None
             if recording is None:
-                body, model = validate(raw)
+                body, model = validate(raw, self.server.dialect)
         except Rejected as err:
-            self._json(err.status, err.body(uid), fault.headers if fault else {})
+            self._json(err.status, self._error_body(err, uid), fault.headers if fault else {})
             return
         try:
             if recording is not None:
@@ -224,16 +231,20 @@ class _Handler(BaseHTTPRequestHandler):
                 fault: Fault | None = None) -> None:
         started = time.monotonic()
         pacing = self.server.pacing
+        dialect = self.server.dialect
         try:
-            answer = plan(summarize(body, model))  # speech is synthesized here, before any byte
+            # Speech is synthesized here, before any byte.
+            answer = plan(summarize(body, model, dialect))
         except Exception as exc:  # a defect of the emulator: answer like the service's 500
-            self._json(500, Rejected(500, "InternalError", f"Emulator failure: {exc!r}").body(uid))
+            failure = Rejected(500, "InternalError", f"Emulator failure: {exc!r}")
+            self._json(500, self._error_body(failure, uid))
             return
+        stream = vllm.chunks if dialect == dialects.VLLM_OMNI else chunks
         self._start_stream(uid, {"X-Omni-Emulator-Speech": answer.speech_label}
                            if answer.speech_label else {})
         time.sleep(max(0.0, pacing.first_token - (time.monotonic() - started)))
         kind = fault.kind if fault is not None else None
-        for i, chunk in enumerate(chunks(answer, uid, int(time.time()))):
+        for i, chunk in enumerate(stream(answer, uid, int(time.time()))):
             if chunk.paced and i and pacing.per_chunk:
                 time.sleep(pacing.per_chunk)
             if kind is not None and i >= fault.after:
@@ -286,9 +297,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_found(self) -> None:
         uid = str(uuid.uuid4())
-        self._json(404, Rejected(404, "NotFound", f"No route for {self.command} "
-                                 f"{self.path.split('?', 1)[0]}. Post to "
-                                 f"{PREFIXES[0]}/chat/completions.").body(uid))
+        self._json(404, self._error_body(Rejected(404, "NotFound", f"No route for {self.command} "
+                                         f"{self.path.split('?', 1)[0]}. Post to "
+                                         f"{PREFIXES[0]}/chat/completions."), uid))
+
+    def _error_body(self, error: Rejected, uid: str) -> dict[str, Any]:
+        """The error as the emulated server writes it: DashScope's body or vLLM's."""
+        if self.server.dialect == dialects.VLLM_OMNI:
+            return vllm.error_body(error)
+        return error.body(uid)
 
     def _json(self, status: int, payload: dict[str, Any],
               headers: dict[str, str] | None = None) -> None:
@@ -309,11 +326,15 @@ class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
                  pacing: Pacing | None = None, *,
                  recordings: str | Path | None = None, replay_speed: float = 1.0,
-                 max_streams: int | None = None, retry_after: float = 1.0) -> None:
+                 max_streams: int | None = None, retry_after: float = 1.0,
+                 dialect: str = dialects.DASHSCOPE) -> None:
         """``recordings``: a recording file or a folder of them; a request whose body matches
         one byte for byte gets it back at ``replay_speed`` (1: as recorded; ``inf``: at once).
-        ``max_streams``: answers at once; a request beyond them gets 429 with ``Retry-After``."""
+        ``max_streams``: answers at once; a request beyond them gets 429 with ``Retry-After``.
+        ``dialect``: "dashscope", or "vllm-omni" (alias "vllm") to read requests and stream
+        answers the way vllm-omni does, and list the models as vLLM's."""
         self.host = host
+        self.dialect = dialects.resolve(dialect)
         self._port = port
         self.pacing = pacing if pacing is not None else Pacing()
         self.recordings = Recordings.load(recordings, replay_speed)
@@ -365,7 +386,7 @@ class Emulator:
     def start(self) -> str:
         if self._server is None:
             self._server = _Server((self.host, self._port), self.pacing, self._tally, self.faults,
-                                   self.recordings, self._limit)
+                                   self.recordings, self._limit, self.dialect)
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                             name="omni-emulator", daemon=True)
             self._thread.start()

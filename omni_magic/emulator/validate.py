@@ -11,13 +11,15 @@ import json
 from typing import Any
 
 from ..catalog import Model, find_model
+from ..dialects import DASHSCOPE
 
 STREAM_ONLY = (
     "This model only support stream mode, please enable the stream parameter to access the model. "
 )
 MEDIA_KINDS = ("image_url", "input_audio", "video_url", "video")
+VLLM_MEDIA_KINDS = MEDIA_KINDS + ("audio_url",)
 _NAMES = {"image_url": "image", "input_audio": "audio", "video_url": "video file",
-          "video": "video frames"}
+          "video": "video frames", "audio_url": "audio"}
 
 
 class Rejected(Exception):
@@ -43,8 +45,10 @@ def _bad(message: str) -> Rejected:
     return Rejected(400, "invalid_parameter_error", message)
 
 
-def validate(raw: bytes) -> tuple[dict[str, Any], Model]:
-    """The parsed body and its model, or Rejected with the service's status and message."""
+def validate(raw: bytes, dialect: str = DASHSCOPE) -> tuple[dict[str, Any], Model]:
+    """The parsed body and its model, or Rejected with the service's status and message.
+
+    ``dialect`` "vllm-omni" reads speech, thinking and audio input as vllm-omni does."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -60,8 +64,13 @@ def validate(raw: bytes) -> tuple[dict[str, Any], Model]:
     if model is None:
         raise Rejected(404, "model_not_found",
                        f"The model `{name}` does not exist or you do not have access to it.")
-    audio = _check_output(body, model, name)
-    _check_messages(body.get("messages"), model, name, audio)
+    if dialect == DASHSCOPE:
+        audio = _check_output(body, model, name)
+    else:
+        from . import vllm
+
+        audio = vllm.check_output(body, model)
+    _check_messages(body.get("messages"), model, name, audio, dialect)
     max_tokens = body.get("max_tokens")
     if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
         raise _bad("max_tokens must be a positive integer.")
@@ -97,7 +106,7 @@ def _check_output(body: dict[str, Any], model: Model, name: str) -> bool:
     return True
 
 
-def _check_messages(messages: Any, model: Model, name: str, audio: bool) -> None:
+def _check_messages(messages: Any, model: Model, name: str, audio: bool, dialect: str) -> None:
     if not isinstance(messages, list) or not messages:
         raise _bad("messages must be a non-empty list.")
     for i, message in enumerate(messages):
@@ -106,12 +115,13 @@ def _check_messages(messages: Any, model: Model, name: str, audio: bool) -> None
         role = message.get("role")
         content = message.get("content")
         if role == "user":
-            _check_user(content, i)
+            _check_user(content, i, dialect)
         elif role in ("system", "assistant"):
             if not _text_only(content):
                 raise _bad(f"messages[{i}]: a{'n' if role == 'assistant' else ''} {role} "
                            "message must contain text only.")
-            if role == "system" and audio and not model.family.system_with_audio:
+            if (role == "system" and audio and not model.family.system_with_audio
+                    and dialect == DASHSCOPE):
                 raise _bad(f"The model `{name}` does not support a system message when "
                            "audio output is requested: remove the system message or ask "
                            'for modalities ["text"].')
@@ -128,7 +138,7 @@ def _text_only(content: Any) -> bool:
         for p in content)
 
 
-def _check_user(content: Any, i: int) -> None:
+def _check_user(content: Any, i: int, dialect: str) -> None:
     if isinstance(content, str):
         return
     if not isinstance(content, list) or not content:
@@ -140,16 +150,20 @@ def _check_user(content: Any, i: int) -> None:
             if not isinstance(part.get("text"), str):
                 raise _bad(f"messages[{i}]: a text part needs a string `text`.")
             continue
-        if kind not in MEDIA_KINDS:
+        if kind not in (MEDIA_KINDS if dialect == DASHSCOPE else VLLM_MEDIA_KINDS):
             raise _bad(f"messages[{i}]: unknown content type {json.dumps(kind)}.")
         if not _has_payload(part, kind):
             raise _bad(f"messages[{i}]: the {kind} part has no data or URL.")
+        if kind == "input_audio" and dialect != DASHSCOPE:
+            from .vllm import check_audio_data
+
+            check_audio_data(part[kind]["data"], i)
         counts[kind] = counts.get(kind, 0) + 1
     if len(counts) > 1:
         kinds = " and ".join(_NAMES[k] for k in counts)
         raise _bad(f"messages[{i}] mixes {kinds}: a user message may hold text plus at most "
                    "one other modality. Send them in separate messages.")
-    for kind in ("input_audio", "video_url", "video"):
+    for kind in ("input_audio", "audio_url", "video_url", "video"):
         if counts.get(kind, 0) > 1:
             raise _bad(f"messages[{i}] holds {counts[kind]} {_NAMES[kind]} parts: "
                        "at most one is allowed per message.")
