@@ -85,6 +85,7 @@ class Progress:
     slowdowns: int = 0  # 429s met
     elapsed: float = 0.0
     sent: int = 0  # items answered by a request in this run (for the rate)
+    sent_elapsed: float = 0.0  # elapsed when the last of them finished
 
     @property
     def finished(self) -> int:
@@ -92,12 +93,17 @@ class Progress:
 
     @property
     def eta(self) -> float | None:
-        """Seconds left at this run's pace; None until a request has finished."""
+        """Seconds left at this run's pace; None until a request has finished.
+
+        The pace is taken at the last answer, and the time since counts down: measured
+        against ``elapsed`` instead, the estimate would climb between answers.
+        """
         if self.finished >= self.total:
             return 0.0
-        if not self.sent or self.elapsed <= 0:
+        if not self.sent or self.sent_elapsed <= 0:
             return None
-        return (self.total - self.finished) * self.elapsed / self.sent
+        left = (self.total - self.finished) * self.sent_elapsed / self.sent
+        return max(0.0, left - (self.elapsed - self.sent_elapsed))
 
 
 class Throttle:
@@ -208,6 +214,7 @@ class Batch:
         self._started = 0.0
         self._ended: float | None = None
         self._sent = 0
+        self._sent_at = 0.0  # perf_counter() when the last sent item finished
         self._wav_names = _wav_names(self.files)
 
     # -- control ---------------------------------------------------------------------------
@@ -254,7 +261,7 @@ class Batch:
     def progress(self) -> Progress:
         with self._lock:
             rows = list(self.rows.values())
-            sent = self._sent
+            sent, sent_at = self._sent, self._sent_at
         end = self._ended or time.perf_counter()
         return Progress(
             total=len(self.files),
@@ -263,6 +270,7 @@ class Batch:
             cached=sum(r.cached for r in rows),
             in_flight=self.throttle.in_flight, limit=self.throttle.limit,
             slowdowns=self.throttle.slowdowns, elapsed=end - self._started, sent=sent,
+            sent_elapsed=sent_at - self._started if sent else 0.0,
         )
 
     # -- the workers -----------------------------------------------------------------------
@@ -314,6 +322,7 @@ class Batch:
             self.cache.put(key, row)
         with self._lock:
             self._sent += 1
+            self._sent_at = time.perf_counter()
         self._finish(index, row)
 
     def _check_stop(self, event: Event) -> None:

@@ -17,7 +17,7 @@ from .view import BatchSummary, progress_line
 
 
 class BatchProgressBar:
-    """ipywidgets: a bar (green while all is well, orange once an item failed) and a label."""
+    """ipywidgets: a bar (blue while all is well, orange once an item failed) and a label."""
 
     def __init__(self, total: int) -> None:
         import ipywidgets as widgets

@@ -328,7 +328,7 @@ def progress_line(progress: Any) -> str:
         eta = progress.eta
         bits.append("ETA …" if eta is None else f"ETA {_clock(eta)}")
     else:
-        bits.append(f"{_clock(progress.elapsed)}")
+        bits.append(f"in {_clock(progress.elapsed)}")
     if progress.slowdowns:
         bits.append(f"slowed by {progress.slowdowns} × 429 (now {progress.limit} at once)")
     return " · ".join(bits)
@@ -363,16 +363,28 @@ class BatchSummary:
 
 
 class BatchTable(Table):
-    """A batch's rows: file, the answer's start, total tokens, and the error or the speech."""
+    """A batch's rows: file, the answer's start, total tokens, and the error or the speech.
+
+    At most ``MAX_ROWS`` rows, in a box that scrolls; the whole table is in ``--out``/``_``.
+    """
+
+    MAX_ROWS = 200
 
     def __init__(self, rows: list[Any]) -> None:
+        shown = rows[: self.MAX_ROWS]
+        more = len(rows) - len(shown)
         super().__init__(
             ["file", "answer", "tokens", "note"],
-            [[Path(r.file).name, _short(r.answer, 80),
+            [[Path(r.file).name, _short(r.answer, 100),
               "" if not r.usage else r.usage.get("total_tokens", ""),
               r.error or (Path(r.speech).name if r.speech else "") + (" (cached)" if r.cached else "")]
-             for r in rows],
+             for r in shown],
+            caption=f"The first {len(shown)} of {len(rows)} rows: the whole table is in --out "
+                    "NAME and _." if more else "",
         )
+
+    def _repr_html_(self) -> str:
+        return f"<div style='max-height:32em;overflow:auto'>{super()._repr_html_()}</div>"
 
 
 def show(obj: Any) -> None:

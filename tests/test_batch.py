@@ -63,9 +63,12 @@ def test_calm_successes_raise_the_limit_back_to_the_ceiling():
     assert throttle.limit == 4  # grows by one per `limit` successes, never past the ceiling
 
 
-def test_progress_eta_comes_from_this_runs_pace():
-    p = Progress(total=10, done=4, failed=1, sent=5, elapsed=10.0)
+def test_progress_eta_comes_from_this_runs_pace_and_counts_down_between_answers():
+    p = Progress(total=10, done=4, failed=1, sent=5, elapsed=10.0, sent_elapsed=10.0)
     assert p.finished == 5 and p.eta == pytest.approx(10.0)
+    later = Progress(total=10, done=4, failed=1, sent=5, elapsed=13.0, sent_elapsed=10.0)
+    assert later.eta == pytest.approx(7.0)  # no new answer for 3 s: 3 s less to go, not more
+    assert Progress(total=10, done=1, sent=1, elapsed=99.0, sent_elapsed=1.0).eta == 0.0
     assert Progress(total=3, done=3).eta == 0.0
     assert Progress(total=3, done=1, cached=1).eta is None  # nothing sent yet: no pace
 
