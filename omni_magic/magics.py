@@ -84,6 +84,9 @@ class OmniMagics(Magics):
     max_tokens = Int(0, help="Cap on output tokens; 0 means the model's own limit.").tag(config=True)
     region = Enum(["intl", "cn"], "intl", help="DashScope region: intl (Singapore) or cn (Beijing).").tag(config=True)
     base_url = Unicode("", help="An OpenAI-compatible server; requests go to {base_url}/chat/completions.").tag(config=True)
+    dialect = Enum(["auto", "dashscope", "vllm-omni", "vllm"], "auto",
+                   help="How the server writes speech and reads media: auto asks a base URL's "
+                   "/models (vLLM answers owned_by vllm); dashscope; vllm-omni (alias vllm).").tag(config=True)
     timeout = Float(60.0, help="Seconds to wait for the next bytes of an answer.").tag(config=True)
     max_retries = Int(2, help="Retries of 408/409/429/5xx and connection failures before the first event.").tag(config=True)
     show_usage = Bool(True, help="Show the token table after each answer.").tag(config=True)
@@ -141,6 +144,8 @@ class OmniMagics(Magics):
     @argument("--max-tokens", type=int, help="Cap on output tokens.")
     @argument("--region", choices=["intl", "cn"], help="DashScope region.")
     @argument("--base-url", help="An OpenAI-compatible server instead of DashScope.")
+    @argument("--dialect", choices=["auto", "dashscope", "vllm-omni", "vllm"],
+              help="The server's dialect: dashscope, or vllm-omni for vLLM and vllm-omni (default auto).")
     @argument("--each", metavar="GLOB", help="A batch: send the prompt once per matching file (image, audio or video by its type).")
     @argument("--concurrency", type=int, metavar="N", help="Batch requests in flight at once (default 4).")
     @argument("-o", "--out", metavar="NAME", help="Store the OmniResponse (a batch: its table) in this variable.")
@@ -197,7 +202,8 @@ class OmniMagics(Magics):
             raise UsageError("--speed sets the pace of a --replay: add --replay FILE.")
         speed = _speed(args.speed or "1")
         recording = Recording.load(args.replay) if args.replay else None
-        client = self._client_for(args.region or self.region, args.base_url or self.base_url or None)
+        client = self._client_for(args.region or self.region, args.base_url or self.base_url or None,
+                                  args.dialect)
         if args.new:
             self.conversation.reset()
         # A re-run of a cell replaces its turn and sees only the turns before it.
@@ -276,7 +282,8 @@ class OmniMagics(Magics):
         if args.save is not None and not speech:
             raise UsageError("--save DIR keeps each file's speech, but this batch asks for text only "
                              "(--text-only, --think or %config OmniMagics.audio = False).")
-        client = self._client_for(args.region or self.region, args.base_url or self.base_url or None)
+        client = self._client_for(args.region or self.region, args.base_url or self.base_url or None,
+                                  args.dialect)
         options = dict(
             model=args.model or self.model, voice=(args.voice or self.voice or None) if speech else None,
             audio=speech, thinking=thinking,
@@ -351,25 +358,27 @@ class OmniMagics(Magics):
             raise UsageError(f"Unknown %omni command {command!r}: use models, voices, history, reset or config.")
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _settings(self, region: str, base_url: str | None) -> tuple[Any, ...]:
-        """What a client is built from: backend (region, base URL, key), timeout, retries, pacing."""
+    def _settings(self, region: str, base_url: str | None, dialect: str | None) -> tuple[Any, ...]:
+        """What a client is built from: backend (region, base URL, key), timeout, retries, pacing,
+        recordings, dialect."""
         from .emulator import Pacing
 
         return (backend.resolve(None, region, base_url), self.timeout, self.max_retries,
-                Pacing(self.emulator_first_token, self.emulator_per_chunk), self.recordings or None)
+                Pacing(self.emulator_first_token, self.emulator_per_chunk), self.recordings or None,
+                dialect or self.dialect)
 
-    def _client_for(self, region: str, base_url: str | None) -> OmniClient:
+    def _client_for(self, region: str, base_url: str | None, dialect: str | None = None) -> OmniClient:
         """The client for these settings, rebuilt when any of them changed."""
-        settings = self._settings(region, base_url)
+        settings = self._settings(region, base_url, dialect)
         if self._client is None or settings != self._client_settings:
             if self._client is not None:
                 self._client.close()
             from .client import OmniClient  # httpx: imported on the first request, not at load
 
-            _, timeout, retries, pacing, recordings = settings
+            _, timeout, retries, pacing, recordings, dialect = settings
             self._client = OmniClient(region=region, base_url=base_url, timeout=timeout,
                                       max_retries=retries, emulator_pacing=pacing,
-                                      emulator_recordings=recordings)
+                                      emulator_recordings=recordings, dialect=dialect)
             self._client_settings = settings
         return self._client
 

@@ -41,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dialect", default=DASHSCOPE, metavar="NAME",
                    help=f"the protocol to speak: {' or '.join(DIALECTS)} (alias vllm): "
                    f"vllm-omni streams speech as a WAV file per chunk (default {DASHSCOPE})")
+    p.add_argument("--recordings", metavar="PATH",
+                   help="a recording (--record FILE) or a folder of them: a request whose body "
+                   "matches one byte for byte gets the recorded stream")
+    p.add_argument("--replay-speed", type=float, default=1.0, metavar="X",
+                   help="pace of recordings: 1 as recorded (default), 4 four times faster")
+    p.add_argument("--max-streams", type=int, metavar="N",
+                   help="answer at most N requests at once; more get 429 with Retry-After")
+    p.add_argument("--retry-after", type=float, default=1.0, metavar="S",
+                   help="the Retry-After of those 429s (default 1)")
     return p
 
 
@@ -55,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM ends the wait like Ctrl-C does, so both paths shut down cleanly.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        emulator = Emulator(args.host, args.port, pacing, dialect=args.dialect)
+        emulator = Emulator(args.host, args.port, pacing, dialect=args.dialect,
+                            recordings=args.recordings, replay_speed=args.replay_speed,
+                            max_streams=args.max_streams, retry_after=args.retry_after)
     except InvalidRequest as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -65,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     speaks = "" if emulator.dialect == DASHSCOPE else f", speaking {emulator.dialect}"
-    print(f"omni_magic emulator listening on {url}{speaks}", flush=True)
+    served = f", serving {len(emulator.recordings)} recordings" if len(emulator.recordings) else ""
+    print(f"omni_magic emulator listening on {url}{speaks}{served}", flush=True)
     try:
         while not stop.wait(0.5):
             pass

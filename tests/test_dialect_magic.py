@@ -1,0 +1,42 @@
+"""The magic against a vllm-omni-shaped server: chosen with --dialect, or detected."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.utils.capture import capture_output
+
+from omni_magic.emulator import Emulator, Pacing
+
+
+@pytest.fixture(scope="module")
+def servers():
+    with Emulator(pacing=Pacing.none()) as dashscope, \
+            Emulator(pacing=Pacing.none(), dialect="vllm-omni") as vllm:
+        yield dashscope, vllm
+
+
+def ask(ip, line, cell="Tell me about the garden."):
+    with capture_output():
+        ip.run_cell_magic("omni", f"{line} --new --out reply", cell)
+    return ip.user_ns["reply"]
+
+
+@pytest.mark.parametrize("flag", ["--dialect vllm-omni", "--dialect vllm", "", "--dialect auto"])
+def test_a_vllm_omni_server_gives_the_same_answer_as_dashscope(ip, servers, flag):
+    dashscope, vllm = servers
+    reference = ask(ip, f"--base-url {dashscope.base_url} --dialect dashscope")
+    reply = ask(ip, f"--base-url {vllm.base_url} {flag}")  # no flag: detected from /models
+    assert ip.magics_manager.registry["OmniMagics"]._client.dialect == "vllm-omni"
+    assert reply.error is None and reply.text == reference.text
+    assert reply.audio.size > 0 and reply.audio.tobytes() == reference.audio.tobytes()
+    assert reply.finish_reason == reference.finish_reason == "stop"
+
+
+def test_the_dialect_trait_is_the_default_and_a_change_rebuilds_the_client(ip, servers):
+    _, vllm = servers
+    ip.run_line_magic("config", "OmniMagics.dialect = 'dashscope'")
+    ask(ip, f"--base-url {vllm.base_url} --text-only")
+    assert ip.magics_manager.registry["OmniMagics"]._client.dialect == "dashscope"
+    ip.run_line_magic("config", "OmniMagics.dialect = 'vllm-omni'")
+    ask(ip, f"--base-url {vllm.base_url} --text-only")
+    assert ip.magics_manager.registry["OmniMagics"]._client.dialect == "vllm-omni"
