@@ -131,14 +131,20 @@ def usage(p: Plan) -> dict[str, Any]:
             "prompt_tokens_details": prompt}
 
 
+def padded(pcm: np.ndarray) -> np.ndarray:
+    """The speech as DashScope's dialect sends it: one silent sample more when the last
+    slice would otherwise need no base64 padding."""
+    import numpy as np
+
+    if pcm.size % AUDIO_CHUNK_SAMPLES % 3 == 0 and pcm.size % AUDIO_CHUNK_SAMPLES:
+        return np.append(pcm, np.int16(0))  # one silent sample keeps the last slice padded
+    return pcm
+
+
 def _audio_pieces(pcm: np.ndarray) -> list[str]:
     """Base64 of consecutive PCM16 LE slices, each with a byte length not divisible by 3."""
     import base64
 
-    import numpy as np
-
-    if pcm.size % AUDIO_CHUNK_SAMPLES % 3 == 0 and pcm.size % AUDIO_CHUNK_SAMPLES:
-        pcm = np.append(pcm, np.int16(0))  # one silent sample keeps the last slice padded
-    raw = pcm.astype("<i2").tobytes()
+    raw = padded(pcm).astype("<i2").tobytes()
     step = AUDIO_CHUNK_SAMPLES * 2
     return [base64.b64encode(raw[i:i + step]).decode("ascii") for i in range(0, len(raw), step)]
