@@ -83,7 +83,7 @@ class WidgetView:
         if kind is TextDelta or kind is ReasoningDelta:
             self._dirty = True
         elif kind is AudioDelta and self.player is not None:
-            self.player.add(event.data)
+            self.player.add(event.data, event.rate)
         if self._dirty:
             now = self._clock()
             if now - self._last >= REDRAW_INTERVAL:

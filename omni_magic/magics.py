@@ -358,7 +358,7 @@ class OmniMagics(Magics):
             raise UsageError(f"Unknown %omni command {command!r}: use models, voices, history, reset or config.")
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _settings(self, region: str, base_url: str | None, dialect: str | None) -> tuple[Any, ...]:
+    def _settings(self, region: str, base_url: str | None, dialect: str | None = None) -> tuple[Any, ...]:
         """What a client is built from: backend (region, base URL, key), timeout, retries, pacing,
         recordings, dialect."""
         from .emulator import Pacing

@@ -56,8 +56,14 @@ class LivePlayer(anywidget.AnyWidget):
         data["text/plain"] = PLACEHOLDER
         self._handle = display(data, raw=True, display_id=True)
 
-    def add(self, data: str | bytes) -> None:
-        """Send one speech chunk: base64 text as the service sends it, or PCM bytes."""
+    def add(self, data: str | bytes, rate: int | None = None) -> None:
+        """Send one speech chunk: base64 text as the service sends it, or PCM bytes.
+
+        ``rate`` is the chunk's sample rate; the first chunk's sets the player's (a
+        self-hosted server may speak at another rate than the service's 24 kHz).
+        """
+        if rate and not self.chunks and rate != self.sample_rate:
+            self.sample_rate = rate
         if isinstance(data, str):
             try:
                 data = b64decode(data, validate=True)

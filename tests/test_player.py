@@ -106,3 +106,10 @@ def test_live_audio_follows_the_environment(monkeypatch):
     assert OmniMagics().live_audio is False
     monkeypatch.setenv("OMNI_LIVE_AUDIO", "1")
     assert OmniMagics().live_audio is True
+
+
+def test_the_first_chunk_sets_the_rate_a_server_speaks_at(sent):
+    player = LivePlayer()
+    player.add(b"\x00\x00", 16000)
+    player.add(b"\x00\x00", 16000)
+    assert player.sample_rate == 16000

@@ -31,6 +31,7 @@ class Player {
 
   context() {
     if (this.ctx === null) {
+      this.rate = this.model.get("sample_rate"); // the kernel sets it before the first chunk
       this.ctx = new AudioContext({ sampleRate: this.rate });
       this.gain = this.ctx.createGain();
       this.gain.gain.value = this.model.get("muted") ? 0 : 1;
