@@ -70,11 +70,7 @@ class WidgetView:
     def start(self, response: OmniResponse) -> None:
         self._response = response
         self._draw()
-        # A frontend with no widget manager shows the text/plain twin: say what is happening
-        # instead of the widget's repr; the static answer replaces it at the end.
-        bundle = self._root._repr_mimebundle_()
-        bundle["text/plain"] = WAITING
-        self._handle = display(bundle, raw=True, display_id=True)
+        self._handle = display_widget(self._root, WAITING)  # the static answer replaces it
         if self.player is not None:
             self.player.show()
 
@@ -120,13 +116,7 @@ class WidgetView:
         self._close()
 
     def _close(self) -> None:
-        """Close every widget of the view with its layout and style: closing a box leaves its
-        children (and every widget's layout) open, in the kernel and in the page."""
-        for widget in (self._status, self._reasoning, self._fold, self._answer, self._root):
-            if widget is not None:
-                for part in (getattr(widget, "style", None), widget.layout, widget):
-                    if part is not None:
-                        part.close()
+        close_widgets(self._status, self._reasoning, self._fold, self._answer, self._root)
 
     def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool,
                notes: list[Notice] | None = None) -> None:
@@ -186,6 +176,25 @@ class TextView:
         if show_usage and (response.usage or response.estimate.parts):
             self.out.write(repr(UsageTable(response)) + "\n")
         self.out.flush()
+
+
+def display_widget(widget: Any, placeholder: str) -> Any:
+    """Show ``widget`` under a display id and return the handle. A frontend with no widget
+    manager shows ``placeholder`` (the text/plain twin) instead of the widget's repr."""
+    bundle = widget._repr_mimebundle_()
+    data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)  # anywidget: (data, metadata)
+    data["text/plain"] = placeholder
+    return display(data, raw=True, display_id=True)
+
+
+def close_widgets(*widgets: Any) -> None:
+    """Close each widget (None is skipped) with its layout and style: closing a box leaves its
+    children, and every widget's layout, open in the kernel and in the page."""
+    for widget in widgets:
+        if widget is not None:
+            for part in (getattr(widget, "style", None), widget.layout, widget):
+                if part is not None:
+                    part.close()
 
 
 def _markdown_output(markdown: str, plain: str) -> dict[str, Any]:

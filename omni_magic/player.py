@@ -23,6 +23,7 @@ from traitlets import Bool, Int, Unicode
 
 from ._b64 import b64decode
 from .catalog import SAMPLE_RATE
+from .live import close_widgets, display_widget
 
 STATIC = Path(__file__).parent / "static"
 PLACEHOLDER = "Live speech player: it needs a frontend with ipywidgets; the audio element below has the whole answer."
@@ -49,12 +50,7 @@ class LivePlayer(anywidget.AnyWidget):
         self.observe(lambda change: self.retire() if change["new"] else None, "ended")
 
     def show(self) -> None:
-        from IPython.display import display
-
-        bundle = self._repr_mimebundle_()
-        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)  # anywidget: (data, metadata)
-        data["text/plain"] = PLACEHOLDER
-        self._handle = display(data, raw=True, display_id=True)
+        self._handle = display_widget(self, PLACEHOLDER)
 
     def add(self, data: str | bytes, rate: int | None = None) -> None:
         """Send one speech chunk: base64 text as the service sends it, or PCM bytes.
@@ -85,5 +81,4 @@ class LivePlayer(anywidget.AnyWidget):
         if self._handle is not None:
             self._handle.update({"text/plain": ""}, raw=True)
             self._handle = None
-        for part in (self.layout, self):
-            part.close()
+        close_widgets(self)

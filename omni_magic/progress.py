@@ -10,9 +10,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from IPython.display import display
-
 from .batch import Progress
+from .live import close_widgets, display_widget
 from .view import BatchSummary, progress_line
 
 
@@ -26,9 +25,8 @@ class BatchProgressBar:
         self._label = widgets.HTML()
         self._root = widgets.HBox([self._bar, self._label]).add_class("omni-batch")
         self._last: str | None = None
-        bundle = self._root._repr_mimebundle_()
-        bundle["text/plain"] = f"Batch of {total}: the summary appears here when it is done."
-        self._handle = display(bundle, raw=True, display_id=True)
+        self._handle = display_widget(
+            self._root, f"Batch of {total}: the summary appears here when it is done.")
 
     def update(self, progress: Progress) -> None:
         line = progress_line(progress)
@@ -41,10 +39,7 @@ class BatchProgressBar:
 
     def finish(self, progress: Progress, interrupted: bool) -> None:
         self._handle.update(BatchSummary(progress, interrupted))
-        for widget in (self._bar, self._label, self._root):
-            for part in (getattr(widget, "style", None), widget.layout, widget):
-                if part is not None:
-                    part.close()
+        close_widgets(self._bar, self._label, self._root)
 
 
 class BatchProgressLine:
