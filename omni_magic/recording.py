@@ -41,6 +41,13 @@ def fingerprint(body: Iterable[bytes]) -> str:
     return digest.hexdigest()
 
 
+def check_speed(speed: float) -> float:
+    """A replay speed: above 0 (1 is the recorded pace, ``inf`` no waiting)."""
+    if not speed > 0:
+        raise InvalidRequest(f"A replay speed must be above 0 (1 is the original pace), not {speed}.")
+    return speed
+
+
 def target(path: str | Path, print_: str) -> Path:
     """Where to write: ``path`` itself, or ``<fingerprint prefix>.jsonl`` inside a folder."""
     path = Path(path).expanduser()
@@ -145,6 +152,11 @@ class Recording:
         return recording
 
     @property
+    def complete(self) -> bool:
+        """The original stream ended normally (not cut short, interrupted or cut off)."""
+        return self.end is not None and self.end.get("end") == "complete"
+
+    @property
     def fingerprint(self) -> str:
         return str(self.header.get("fingerprint", ""))
 
@@ -156,8 +168,7 @@ class Recording:
     def timed(self, speed: float = 1.0, *, sleep: Callable[[float], None] = time.sleep,
               clock: Callable[[], float] = time.perf_counter) -> Iterator[str]:
         """The payloads at their recorded times divided by ``speed`` (``inf``: at once)."""
-        if not speed > 0:
-            raise InvalidRequest(f"A replay speed must be above 0 (1 is the original pace), not {speed}.")
+        check_speed(speed)
         start = clock()
         for t, data in self.payloads:
             if not math.isinf(speed):
@@ -172,7 +183,7 @@ class Recording:
 
     def _to_end(self, payloads: Iterator[str]) -> Iterator[str]:
         yield from payloads
-        if self.end is not None and self.end.get("end") != "complete":
+        if self.end is not None and not self.complete:
             raise StreamCutShort(
                 f"This recording ends where the original stream stopped ({self.end.get('error')}): "
                 "the answer below is as partial as it was then."
@@ -193,9 +204,7 @@ class Recordings:
     @classmethod
     def load(cls, where: str | Path | None, speed: float = 1.0) -> Recordings:
         """Every recording in a folder and its subfolders (or the one file named)."""
-        if not speed > 0:
-            raise InvalidRequest(f"A replay speed must be above 0 (1 is the original pace), not {speed}.")
-        found = cls(speed=speed)
+        found = cls(speed=check_speed(speed))
         if where is None:
             return found
         where = Path(where).expanduser()

@@ -268,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_stream(uid, {"X-Omni-Emulator-Replay": recording.path.name})
         for data in recording.timed(self.server.recordings.speed):
             self._send_chunk(f"data: {data}\n\n".encode())
-        if recording.end is None or recording.end.get("end") != "complete":
+        if not recording.complete:
             self._hang_up()  # the original stream broke off here, so this one does too
             return
         self.wfile.write(b"0\r\n\r\n")
