@@ -236,9 +236,7 @@ class OmniMagics(Magics):
         else:
             label = client.backend.label
             events = client.send(request, record=args.record or self._record_folder())
-            if client.emulated and not self._told_emulated:  # once; the status line says it after
-                view.show(view.Notice(backend.EMULATOR_NOTICE))
-                self._told_emulated = True
+            self._tell_emulated(client)
         response = client.new_response(request)
         if args.out:  # the same object fills in as the answer streams, and keeps a failure
             self.shell.user_ns[args.out] = response
@@ -303,9 +301,7 @@ class OmniMagics(Magics):
             cache=Cache(self.cache_dir or default_cache_dir()) if self.batch_cache else None,
             save_dir=Path(args.save).expanduser() if speech else None, retries=self.max_retries,
         )
-        if client.emulated and not self._told_emulated:
-            view.show(view.Notice(backend.EMULATOR_NOTICE))
-            self._told_emulated = True
+        self._tell_emulated(client)
         bar = self._progress(len(files))
         interrupted = False
         batch.start()
@@ -381,6 +377,12 @@ class OmniMagics(Magics):
                                       emulator_recordings=recordings, dialect=dialect)
             self._client_settings = settings
         return self._client
+
+    def _tell_emulated(self, client: OmniClient) -> None:
+        """Say once per session that the emulator answers; the status line says it after."""
+        if client.emulated and not self._told_emulated:
+            view.show(view.Notice(backend.EMULATOR_NOTICE))
+            self._told_emulated = True
 
     def _record_folder(self) -> Path | None:
         """``record_to`` as a folder (made now), so each call gets its own file in it."""
