@@ -8,6 +8,7 @@ import time
 from typing import Any, Mapping
 
 from . import catalog
+from .catalog import API_KEY_ENV, BASE_URL_ENV
 from .errors import (
     AccountError, APIError, AuthenticationError, BadRequestError, ContentFilterError,
     NotFoundError, RateLimitError, ServerError,
@@ -60,30 +61,38 @@ def api_error(
     region: str | None,
     base_url: str,
     retries: int,
+    dashscope: bool | None = None,
 ) -> APIError:
     """The error for one HTTP error answer, with a message that says what to do.
 
-    ``region`` is None for servers other than DashScope, whose keys have no region.
+    ``dashscope`` says whether the server is DashScope, whose keys belong to a region (and a
+    plan, and on workspace endpoints a workspace); by default, whether ``region`` is given.
+    ``region`` may be None for a DashScope endpoint whose host names no region.
     """
+    if dashscope is None:
+        dashscope = region is not None
     code, message, request_id = parse_error_body(content)
     what = f"{status} {code}" if code else str(status)
     tail = f" (request id {request_id})" if request_id else ""
     tried = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
     kwargs = dict(status=status, code=code, request_id=request_id, retry_after=retry_after(headers))
 
-    if (status == 401 or code == "invalid_api_key") and region is None:
+    if (status == 401 or code == "invalid_api_key") and not dashscope:
         return AuthenticationError(
             f"{backend_label} rejected the credentials ({what}: {message}). Check the key this "
-            f"server expects ({catalog.API_KEY_ENV} is sent as a Bearer token) and the base URL.{tail}",
+            f"server expects ({API_KEY_ENV} is sent as a Bearer token) and the base URL.{tail}",
             **kwargs,
         )
     if status == 401 or code == "invalid_api_key":
-        other = "cn" if region == "intl" else "intl"
+        regions = catalog.default().regions
+        where = (f"{regions[region].name} ({region}) at {base_url}" if region in regions
+                 else base_url)
+        others = "|".join(k for k, r in regions.items() if k != region and r.base_url)
         return AuthenticationError(
-            f"{backend_label} rejected the API key ({what}: {message}). Keys differ per region: "
-            f"this request went to {catalog.REGION_NAMES.get(region, region)} ({region}). Check "
-            f"{catalog.API_KEY_ENV}, or use --region {other} if the key is from "
-            f"{catalog.REGION_NAMES[other]}.{tail}",
+            f"{backend_label} rejected the API key ({what}: {message}). This request went to "
+            f"{where}. A key works only in its own region and billing plan (and on a workspace "
+            f"endpoint, for its own workspace): check {API_KEY_ENV}, or point at the key's "
+            f"endpoint with --region {others}, --workspace ID or {BASE_URL_ENV}.{tail}",
             **kwargs,
         )
     if code == "data_inspection_failed":

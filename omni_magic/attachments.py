@@ -157,31 +157,29 @@ class Attachment:
         return self._info
 
     def check(self, model: Model) -> list[str]:
-        """Refuse what the model's limits forbid (InvalidRequest); return warnings."""
+        """Refuse what the model's family limits forbid (InvalidRequest); return warnings."""
         from . import limits
 
         family = model.family
         warnings: list[str] = []
         infos = self.probe()
         if self.kind == "frames":
-            limits.check_frames(len(infos), family)
+            warnings += limits.check_frames(len(infos), family)
         for item, info in zip(self.items(), infos):
+            name = item.name if isinstance(item, InlineData) else self.name
+            if isinstance(item, InlineData):
+                warnings += limits.check_inline(item.nbytes, name, self.kind, family)
             if info is None:
                 continue
-            name = item.name if isinstance(item, InlineData) else self.name
             if self.kind in ("image", "frames"):
-                warnings += limits.check_image(info, name)
+                warnings += limits.check_image(info, name, family)
             elif self.kind == "audio":
                 warnings += limits.check_audio(info, name, family)
             else:
                 warnings += limits.check_video(info, name, family)
-            if isinstance(item, InlineData):
-                note = limits.inline_warning(item.nbytes, name)
-                if note:
-                    warnings.append(note)
         return warnings
 
-    def estimate(self, model: Model, into: TokenEstimate) -> None:
+    def estimate(self, model: Model, into: TokenEstimate, *, hi_res: bool = False) -> None:
         """Add this attachment's token estimate (per part) to ``into``."""
         from . import tokens
 
@@ -192,25 +190,30 @@ class Attachment:
             return
         if self.kind == "image":
             info = infos[0]
-            into.add(label, "image", tokens.image_tokens(info.width, info.height, model=model.id),
-                     tokens.image_method(model.id))
+            into.add(label, "image", tokens.image_tokens(info.width, info.height, model, hi_res=hi_res),
+                     tokens.image_method(model, hi_res=hi_res))
         elif self.kind == "frames":
             first = infos[0]
             into.add(f"frames ({len(infos)}) {self.name}", "video",
-                     tokens.frames_tokens(first.width, first.height, len(infos), model=model.id),
-                     tokens.video_method(model.id))
+                     tokens.frames_tokens(first.width, first.height, len(infos), model),
+                     tokens.video_method(model))
         elif self.kind == "audio":
-            into.add(label, "audio", tokens.audio_tokens(infos[0].seconds or 0.0, model=model.id),
-                     tokens.audio_method(model.id))
+            into.add(label, "audio", tokens.audio_tokens(infos[0].seconds or 0.0, model),
+                     tokens.audio_method(model))
         else:
             info = infos[0]
             into.add(label, "video",
-                     tokens.video_tokens(info.width, info.height, info.frames, info.fps, model=model.id),
-                     tokens.video_method(model.id))
+                     tokens.video_tokens(info.width, info.height, info.frames, info.fps, model),
+                     tokens.video_method(model))
             if info.has_audio:
                 into.add(f"sound of {self.name}", "audio",
-                         tokens.audio_tokens(info.audio_seconds or info.seconds or 0.0, model=model.id),
-                         tokens.audio_method(model.id))
+                         tokens.audio_tokens(info.audio_seconds or info.seconds or 0.0, model),
+                         tokens.audio_method(model))
+
+    @property
+    def inline_count(self) -> int:
+        """Items sent inline (base64), as the service counts them against its per-message caps."""
+        return sum(isinstance(item, InlineData) for item in self.items())
 
 
 # -- sources -----------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 import httpx
 
 from . import api_errors, backend, dialects
+from . import catalog as catalogs
+from .catalog import Catalog
 from .body import EncodedBody
 from .errors import ConnectError, OmniError, StreamCutShort, StreamError
 from ._version import __version__
@@ -37,7 +39,11 @@ class OmniClient:
     """A client for Qwen-Omni's streaming chat API (or any server speaking it).
 
     With no key (``api_key=`` or ``DASHSCOPE_API_KEY``) and no ``base_url``,
-    requests go to the embedded emulator, started on first use.
+    requests go to the embedded emulator, started on first use. With a key, ``region``
+    (intl, cn, us, hk; None: the region of env ``DASHSCOPE_BASE_URL``, else intl) or
+    ``workspace`` (a workspace ID: its endpoint in that region) picks the endpoint; see
+    :mod:`omni_magic.backend`. ``catalog`` is the models' rules (default: the shipped
+    catalog plus env ``OMNI_CATALOG``).
 
     ``dialect`` is how the server writes speech and reads media: "dashscope", "vllm-omni"
     (or "vllm"), or "auto": DashScope's for DashScope and the emulator; for a ``base_url``,
@@ -47,9 +53,11 @@ class OmniClient:
     def __init__(
         self,
         api_key: str | None = None,
-        region: str = "intl",
+        region: str | None = None,
         base_url: str | None = None,
         *,
+        workspace: str | None = None,
+        catalog: Catalog | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         backoff: float = 0.5,
@@ -58,7 +66,8 @@ class OmniClient:
         emulator_recordings: str | Path | None = None,
         dialect: str = dialects.AUTO,
     ) -> None:
-        self.backend = backend.resolve(api_key, region, base_url)
+        self.catalog = catalog or catalogs.default()
+        self.backend = backend.resolve(api_key, region, base_url, workspace, self.catalog)
         chosen = dialects.resolve(dialect, allow_auto=True)
         self._dialect: str | None = None if chosen == dialects.AUTO else chosen
         self.max_retries = max_retries
@@ -75,7 +84,7 @@ class OmniClient:
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
-    def region(self) -> str:
+    def region(self) -> str | None:
         return self.backend.region
 
     @property
@@ -87,7 +96,7 @@ class OmniClient:
             from .emulator import Emulator
 
             self._emulator = Emulator(pacing=self._emulator_pacing,
-                                      recordings=self._emulator_recordings)
+                                      recordings=self._emulator_recordings, catalog=self.catalog)
             self._emulator.start()
         return self._emulator.base_url
 
@@ -153,10 +162,11 @@ class OmniClient:
         """
         if "dialect" not in options:
             options["dialect"] = self.dialect
+        options.setdefault("catalog", self.catalog)
         return build_request(
             prompt,
             region=self.backend.key_region,
-            allow_unknown_model=not self.backend.strict_models,
+            dashscope=self.backend.strict_models,
             **options,
         )
 
@@ -225,6 +235,7 @@ class OmniClient:
                         backend_label=self.backend.label,
                         region=self.backend.key_region,
                         base_url=url.rsplit("/chat/completions", 1)[0], retries=attempt,
+                        dashscope=self.backend.kind == "dashscope",
                     )
                     if (
                         response.status_code in api_errors.RETRYABLE_STATUS

@@ -77,12 +77,26 @@ class OmniMagics(Magics):
     """Talk to Qwen-Omni from a cell: the body is the prompt."""
 
     model = Unicode(catalog.DEFAULT_MODEL, help="Model id or alias (%omni models).").tag(config=True)
-    voice = Unicode("", help="Voice; empty means Cherry, or the model family's first voice.").tag(config=True)
-    audio = Bool(True, help="Ask for speech along with the text.").tag(config=True)
-    thinking = Bool(False, help="Thinking mode (qwen3-omni-flash; text only).").tag(config=True)
+    voice = Unicode("", help="Voice; empty means the model's default (Tina on Qwen3.5-Omni, "
+                    "Cherry on Qwen3-Omni-Flash and Turbo).").tag(config=True)
+    audio = Bool(True, help="Ask for speech along with the text (models that answer in text "
+                 "only, like qwen3.8-omni-flash, turn it off with a note).").tag(config=True)
+    thinking = Bool(None, allow_none=True, help="Thinking: None is the model's default (on for "
+                    "qwen3.8-omni-flash, off for qwen3-omni-flash); True or False forces it.").tag(config=True)
+    effort = Unicode("", help="reasoning_effort for qwen3.8-omni-flash: none, minimal, low, medium, "
+                     "high, xhigh (its default) or max; empty sends none of it.").tag(config=True)
+    search = Bool(False, help="Web search (enable_search; qwen3.5-omni and qwen3.8-omni-flash).").tag(config=True)
+    hi_res = Bool(False, help="vl_high_resolution_images: images up to 16,384 tokens instead of "
+                  "1,280 (qwen3.5-omni and qwen3.8-omni-flash).").tag(config=True)
+    catalog_file = Unicode(help="A catalog file (JSON, or TOML on Python 3.11+) merged over the "
+                           "shipped one, to add or change models (env OMNI_CATALOG).").tag(config=True)
     system = Unicode("", help="System message for every request.").tag(config=True)
     max_tokens = Int(0, help="Cap on output tokens; 0 means the model's own limit.").tag(config=True)
-    region = Enum(["intl", "cn"], "intl", help="DashScope region: intl (Singapore) or cn (Beijing).").tag(config=True)
+    region = Unicode("auto", help="DashScope region: intl (Singapore), cn (Beijing), us (Virginia), "
+                     "hk (Hong Kong), jp and de (workspace endpoints only); auto: the region of "
+                     "DASHSCOPE_BASE_URL, else intl.").tag(config=True)
+    workspace = Unicode("", help="A Model Studio workspace ID: requests go to its endpoint in the "
+                        "region, https://{ID}.{region code}.maas.aliyuncs.com/compatible-mode/v1.").tag(config=True)
     base_url = Unicode("", help="An OpenAI-compatible server; requests go to {base_url}/chat/completions.").tag(config=True)
     dialect = Enum(["auto", "dashscope", "vllm-omni", "vllm"], "auto",
                    help="How the server writes speech and reads media: auto asks a base URL's "
@@ -108,6 +122,10 @@ class OmniMagics(Magics):
     def _default_live_audio(self) -> bool:
         return os.environ.get("OMNI_LIVE_AUDIO", "1").strip().lower() not in ("0", "false", "no", "off")
 
+    @default("catalog_file")
+    def _default_catalog_file(self) -> str:
+        return os.environ.get(catalog.CATALOG_ENV, "")
+
     @default("record_to")
     def _default_record_to(self) -> str:
         return os.environ.get("OMNI_RECORD", "")
@@ -132,7 +150,11 @@ class OmniMagics(Magics):
     @argument("command", nargs="*", help="Line magic only: models | voices [MODEL] | history | reset | config.")
     @argument("-m", "--model", help="Model id or alias (default: %%config OmniMagics.model).")
     @argument("-v", "--voice", help="Voice for the speech (%%omni voices MODEL lists them).")
-    @argument("--think", action="store_true", default=None, help="Thinking mode: reasoning shown apart; text only.")
+    @argument("--think", action="store_true", default=None, help="Thinking mode: reasoning shown apart; text only (qwen3.8-omni-flash thinks by default).")
+    @argument("--no-think", action="store_true", help="No thinking (qwen3.8-omni-flash: reasoning_effort none).")
+    @argument("--effort", metavar="LEVEL", help="reasoning_effort for qwen3.8-omni-flash: none, minimal, low, medium, high, xhigh, max.")
+    @argument("--search", action="store_true", default=None, help="Web search (enable_search, agent strategy).")
+    @argument("--hi-res", action="store_true", default=None, help="vl_high_resolution_images: up to 16,384 tokens per image.")
     @argument("--text-only", action="store_true", help="No speech for this cell.")
     @argument("-i", "--image", action="append", metavar="SOURCE",
               help="Attach an image: path, URL, glob, or a variable (PIL image, array, bytes). Repeatable.")
@@ -142,7 +164,8 @@ class OmniMagics(Magics):
     @argument("--rate", type=int, help="Sample rate of audio given as a numpy array.")
     @argument("--system", help="System message for this cell.")
     @argument("--max-tokens", type=int, help="Cap on output tokens.")
-    @argument("--region", choices=["intl", "cn"], help="DashScope region.")
+    @argument("--region", help="DashScope region: intl, cn, us, hk (jp, de with --workspace).")
+    @argument("--workspace", metavar="ID", help="A Model Studio workspace ID: its endpoint in the region.")
     @argument("--base-url", help="An OpenAI-compatible server instead of DashScope.")
     @argument("--dialect", choices=["auto", "dashscope", "vllm-omni", "vllm"],
               help="The server's dialect: dashscope, or vllm-omni for vLLM and vllm-omni (default auto).")
@@ -180,21 +203,8 @@ class OmniMagics(Magics):
             return self._batch(args, prompt)
         if args.concurrency is not None:
             raise UsageError("--concurrency sets how many requests of a batch run at once: add --each GLOB.")
-        model = args.model or self.model
-        voice = args.voice or self.voice or None
-        thinking = bool(args.think) or self.thinking
-        speech = self.audio and not args.text_only
-        notes: list[str] = []
-        if thinking:
-            if args.voice:
-                raise UsageError(
-                    "--think answers in text only, so -v/--voice cannot go with it. "
-                    "Drop -v, or drop --think to hear the answer."
-                )
-            voice = None
-            if speech:
-                speech = False
-                notes.append("Thinking mode answers in text only: speech is off for this cell.")
+        output = self._output(args)
+        notes = list(output.pop("notes"))
         if args.replay and args.record:
             raise UsageError("--replay plays a recording and sends nothing, so there is nothing "
                              "to --record: use one or the other.")
@@ -202,8 +212,7 @@ class OmniMagics(Magics):
             raise UsageError("--speed sets the pace of a --replay: add --replay FILE.")
         speed = _speed(args.speed or "1")
         recording = Recording.load(args.replay) if args.replay else None
-        client = self._client_for(args.region or self.region, args.base_url or self.base_url or None,
-                                  args.dialect)
+        client = self._client_for(args)
         if args.new:
             self.conversation.reset()
         # A re-run of a cell replaces its turn and sees only the turns before it.
@@ -214,17 +223,17 @@ class OmniMagics(Magics):
             rate=args.rate, namespace=self.shell.user_ns,
         )
         request = client.prepare(
-            prompt.strip(), model=model, voice=voice if speech else None, audio=speech,
-            thinking=thinking, attachments=attachments, history=context.messages(),
-            history_tokens=context.media_tokens(),
-            system=(args.system if args.system is not None else self.system) or None,
-            max_tokens=args.max_tokens if args.max_tokens is not None else (self.max_tokens or None),
+            prompt.strip(), attachments=attachments, history=context.messages(),
+            history_tokens=context.media_tokens(), **output,
         )
         if attachments:
             view.show_previews(attachments)
         for warning in request.warnings:
             view.show(view.Notice(warning, "warn"))
+        notes += request.notes
         if args.dry_run:
+            for note in notes:
+                view.show(view.Notice(note))
             return self._dry_run(client, request)
 
         if recording is not None:
@@ -240,7 +249,7 @@ class OmniMagics(Magics):
         response = client.new_response(request)
         if args.out:  # the same object fills in as the answer streams, and keeps a failure
             self.shell.user_ns[args.out] = response
-        stream_view = self._view(label, thinking, speech=request.audio)
+        stream_view = self._view(label, request.thinking, speech=request.audio)
         for note in notes:
             view.show(view.Notice(note))
         stream_view.start(response)
@@ -274,21 +283,17 @@ class OmniMagics(Magics):
         if concurrency < 1:
             raise UsageError(f"--concurrency must be at least 1, not {concurrency}.")
         files = _batch_files(args.each)
-        thinking = bool(args.think) or self.thinking
         # Speech is asked for only when it is kept: a batch does not hold answers' audio.
-        speech = self.audio and not args.text_only and not thinking and args.save is not None
-        if args.save is not None and not speech:
+        options = self._output(args, speech=args.save is not None and self.audio and not args.text_only)
+        notes = options.pop("notes")
+        if args.save is not None and not options["audio"]:
             raise UsageError("--save DIR keeps each file's speech, but this batch asks for text only "
-                             "(--text-only, --think or %config OmniMagics.audio = False).")
-        client = self._client_for(args.region or self.region, args.base_url or self.base_url or None,
-                                  args.dialect)
-        options = dict(
-            model=args.model or self.model, voice=(args.voice or self.voice or None) if speech else None,
-            audio=speech, thinking=thinking,
-            system=(args.system if args.system is not None else self.system) or None,
-            max_tokens=args.max_tokens if args.max_tokens is not None else (self.max_tokens or None),
-        )
-        client.prepare(prompt.strip(), **options)  # bad options fail now, before any request
+                             "(--text-only, --think, a model that answers in text, or "
+                             "%config OmniMagics.audio = False).")
+        speech = options["audio"]
+        client = self._client_for(args)
+        for note in notes + client.prepare(prompt.strip(), **options).notes:  # bad options fail now
+            view.show(view.Notice(note))
 
         def build(path: str) -> Any:
             kind = kind_of(path)
@@ -340,9 +345,13 @@ class OmniMagics(Magics):
             raise UsageError("Use %%omni as a cell magic, or %omni models | voices [MODEL] | history | reset | config.")
         command, rest = words[0], words[1:]
         if command == "models":
-            view.show(view.Table.models())
+            view.show(view.Table.models(self._catalog()))
         elif command == "voices":
-            view.show(view.Table.voices(rest[0] if rest else args.model or self.model))
+            try:
+                view.show(view.Table.voices(rest[0] if rest else args.model or self.model,
+                                            self._catalog()))
+            except InvalidRequest as exc:
+                raise UsageError(str(exc)) from None
         elif command == "history":
             view.show(view.Table.history(self.conversation))
         elif command == "reset":
@@ -354,27 +363,80 @@ class OmniMagics(Magics):
             raise UsageError(f"Unknown %omni command {command!r}: use models, voices, history, reset or config.")
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _settings(self, region: str, base_url: str | None, dialect: str | None = None) -> tuple[Any, ...]:
-        """What a client is built from: backend (region, base URL, key), timeout, retries, pacing,
-        recordings, dialect."""
+    def _catalog(self) -> catalog.Catalog:
+        """The shipped catalog with ``catalog_file`` merged over it (read again when it changes)."""
+        try:
+            return catalog.load_catalog(self.catalog_file or None)
+        except catalog.CatalogError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _output(self, args: Any, speech: bool | None = None) -> dict[str, Any]:
+        """What the cell asks of the model, from its options and the traits, with the notes
+        for what was turned off on the user's behalf. ``speech`` overrides the wish for speech."""
+        model = args.model or self.model
+        info = self._catalog().resolve(model)
+        if args.think and args.no_think:
+            raise UsageError("--think and --no-think contradict each other: keep one.")
+        thinking = True if args.think else False if args.no_think else self.thinking
+        effort = args.effort or self.effort or None
+        if speech is None:
+            speech = self.audio and not args.text_only
+        notes: list[str] = []
+        if speech and info is not None and not info.family.speaks:
+            if args.voice:
+                raise UsageError(f"{info.id} answers in text only, so -v/--voice cannot go with it. "
+                                 "Drop -v, or use -m qwen3.5-omni-plus to hear the answer.")
+            speech = False
+            notes.append(f"{info.id} answers in text only: speech is off for this cell "
+                         "(qwen3.5-omni-plus speaks).")
+        thinks = thinking is True or (thinking is None and info is not None
+                                      and info.family.thinking.mode == "default" and effort != "none")
+        if speech and thinks:
+            if args.voice:
+                raise UsageError(
+                    "--think answers in text only, so -v/--voice cannot go with it. "
+                    "Drop -v, or drop --think to hear the answer."
+                )
+            speech = False
+            notes.append("Thinking mode answers in text only: speech is off for this cell.")
+        return dict(
+            model=model, voice=(args.voice or self.voice or None) if speech else None, audio=speech,
+            thinking=thinking, effort=effort, search=bool(args.search) or self.search,
+            hi_res=bool(args.hi_res) or self.hi_res,
+            system=(args.system if args.system is not None else self.system) or None,
+            max_tokens=args.max_tokens if args.max_tokens is not None else (self.max_tokens or None),
+            notes=notes,
+        )
+
+    def _settings(self, args: Any) -> tuple[Any, ...]:
+        """What a client is built from: backend (region, workspace, base URL, key), timeout,
+        retries, pacing, recordings, dialect, catalog."""
         from .emulator import Pacing
 
-        return (backend.resolve(None, region, base_url), self.timeout, self.max_retries,
+        region = args.region or self.region
+        cat = self._catalog()
+        return (backend.resolve(None, None if region == "auto" else region,
+                                args.base_url or self.base_url or None,
+                                args.workspace or self.workspace or None, cat),
+                self.timeout, self.max_retries,
                 Pacing(self.emulator_first_token, self.emulator_per_chunk), self.recordings or None,
-                dialect or self.dialect)
+                args.dialect or self.dialect, cat)
 
-    def _client_for(self, region: str, base_url: str | None, dialect: str | None = None) -> OmniClient:
-        """The client for these settings, rebuilt when any of them changed."""
-        settings = self._settings(region, base_url, dialect)
+    def _client_for(self, args: Any) -> OmniClient:
+        """The client for the cell's settings, rebuilt when any of them changed."""
+        settings = self._settings(args)
         if self._client is None or settings != self._client_settings:
             if self._client is not None:
                 self._client.close()
             from .client import OmniClient  # httpx: imported on the first request, not at load
 
-            _, timeout, retries, pacing, recordings, dialect = settings
-            self._client = OmniClient(region=region, base_url=base_url, timeout=timeout,
-                                      max_retries=retries, emulator_pacing=pacing,
-                                      emulator_recordings=recordings, dialect=dialect)
+            _, timeout, retries, pacing, recordings, dialect, cat = settings
+            region = args.region or self.region
+            self._client = OmniClient(region=None if region == "auto" else region,
+                                      base_url=args.base_url or self.base_url or None,
+                                      workspace=args.workspace or self.workspace or None,
+                                      timeout=timeout, max_retries=retries, emulator_pacing=pacing,
+                                      emulator_recordings=recordings, dialect=dialect, catalog=cat)
             self._client_settings = settings
         return self._client
 

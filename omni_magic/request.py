@@ -9,12 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from . import catalog, dialects, tokens
+from . import catalog as catalogs, dialects, limits, rules, tokens
 from .attachments import Attachment, InlineData
+from .catalog import Catalog, Family, Model
 from .errors import InvalidRequest
 
-# Fields the checks above decide; a pass-through keyword may not set them behind their back.
-RESERVED = frozenset({"messages", "stream", "stream_options", "modalities", "enable_thinking"})
+# Fields the checks decide; a pass-through keyword may not set them behind their back.
+RESERVED = frozenset({
+    "messages", "stream", "stream_options", "modalities", "enable_thinking", "reasoning_effort",
+    "enable_search", "search_options", "vl_high_resolution_images", "max_completion_tokens",
+})
 
 _PART_MODALITY = {
     "image_url": "image", "input_audio": "audio", "video_url": "video", "video": "video",
@@ -35,6 +39,7 @@ class ChatRequest:
     estimate: tokens.TokenEstimate = field(default_factory=tokens.TokenEstimate)
     user_message: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was decided for the user, said once
     media_tokens: dict[str, int] = field(default_factory=dict)  # this message's media only
     dialect: str = dialects.DASHSCOPE  # the server's dialect the body is written in
 
@@ -42,96 +47,65 @@ class ChatRequest:
 def build_request(
     prompt: str,
     *,
-    model: str = catalog.DEFAULT_MODEL,
+    model: str = catalogs.DEFAULT_MODEL,
     voice: str | None = None,
-    audio: bool = True,
-    thinking: bool = False,
+    audio: bool | None = None,
+    thinking: bool | None = None,
+    effort: str | None = None,
+    search: bool = False,
+    hi_res: bool = False,
     attachments: Sequence[Attachment] = (),
     history: Sequence[dict[str, Any]] | None = None,
     system: str | None = None,
     max_tokens: int | None = None,
     region: str | None = None,
-    allow_unknown_model: bool = False,
+    dashscope: bool = True,
     history_tokens: dict[str, int] | None = None,
     dialect: str = dialects.DASHSCOPE,
+    catalog: Catalog | None = None,
     **extra: Any,
 ) -> ChatRequest:
     """Check the combination and return the body. Raises InvalidRequest naming the fix.
 
+    ``audio`` and ``thinking`` None take the model's own defaults (speech when it speaks;
+    thinking on Qwen3.8-Omni-Flash). ``effort`` is Qwen3.8-Omni-Flash's ``reasoning_effort``;
+    ``search`` asks for web search, ``hi_res`` for ``vl_high_resolution_images``. A model the
+    catalog does not know goes through with a note when ``dashscope`` (unchecked: the
+    service decides); ``dashscope`` False is a self-hosted server, whose names are its own.
     Other keywords (``temperature``, ``top_p``, ``seed``...) pass through into the body.
     ``dialect`` "vllm-omni" (or "vllm") writes the body the way vLLM reads it; see dialects.py.
     """
     dialect = dialects.resolve(dialect)
     vllm = dialect == dialects.VLLM_OMNI
+    catalog = catalog or catalogs.default()
     reserved = sorted(RESERVED & extra.keys())
     if reserved:
         raise InvalidRequest(
             f"{', '.join(reserved)} cannot be passed through: use the model=, voice=, audio=, "
-            "thinking= and history= options, which check the service's rules."
+            "thinking=, effort=, search=, hi_res= and history= options, which check the "
+            "service's rules."
         )
     if not prompt.strip() and not attachments:
         raise InvalidRequest("The prompt is empty: write it in the cell body, below the %%omni line.")
-    info = catalog.find_model(model)
-    if info is None and not allow_unknown_model:
-        catalog.get_model(model)  # raises with the list of known models
-    if info is not None:
-        catalog.get_model(model, region)  # region check
+    info = catalog.resolve(model)
     model_id = info.id if info is not None else model.strip()
+    has_system = bool(system) or any(m.get("role") == "system" for m in history or ())
+    if vllm:  # the server's own model: its speakers and template, none of DashScope's rules
+        out = rules.self_hosted(audio=audio, voice=voice, thinking=thinking, max_tokens=max_tokens)
+    else:
+        out = rules.resolve(
+            model_id, info, catalog, audio=audio, voice=voice, thinking=thinking, effort=effort,
+            search=search, hi_res=hi_res, max_tokens=max_tokens, has_system=has_system,
+            region=region, dashscope=dashscope,
+        )
+    family = info.family if info is not None else None
 
-    if thinking:
-        if info is not None and not info.family.thinking:
-            raise InvalidRequest(
-                f"{model} has no thinking mode; only qwen3-omni-flash models do. "
-                "Drop --think or use -m qwen3-omni-flash."
-            )
-        if voice:
-            raise InvalidRequest(
-                "Thinking mode answers in text only, so a voice cannot be chosen with it. "
-                "Drop -v/--voice, or drop --think to hear the answer."
-            )
-        if audio:
-            raise InvalidRequest(
-                "Thinking mode answers in text only: pass audio=False (--text-only in the "
-                "magic), or drop thinking to get speech."
-            )
-
-    # vLLM's speakers are the model's own: only one the user named is sent, unchecked here.
-    if audio and not vllm:
-        if info is not None:
-            voice = voice or info.default_voice
-            if voice not in info.family.voices:
-                match = next((v for v in info.family.voices if v.lower() == voice.lower()), None)
-                if match is None:
-                    raise InvalidRequest(
-                        f"Voice {voice!r} is not available for {info.id}. Its voices: "
-                        f"{', '.join(info.family.voices)} (see %omni voices {info.id})."
-                    )
-                voice = match
-            has_system = bool(system) or any(m.get("role") == "system" for m in history or ())
-            if has_system and not info.family.system_with_audio:
-                raise InvalidRequest(
-                    f"{info.id} does not accept a system message when it speaks. Drop --system, "
-                    "add --text-only, or use qwen3-omni-flash."
-                )
-        else:
-            voice = voice or catalog.DEFAULT_VOICE
-    elif not audio:
-        voice = None
-
-    if max_tokens is not None:
-        if max_tokens < 1:
-            raise InvalidRequest(f"--max-tokens must be a positive number, not {max_tokens}.")
-        if info is not None and max_tokens > info.max_output:
-            raise InvalidRequest(
-                f"--max-tokens {max_tokens} exceeds {info.id}'s output limit of {info.max_output} tokens."
-            )
-
-    user = user_message(prompt, attachments, dialect)
+    user = user_message(prompt, attachments, dialect, family)
     messages: list[dict[str, Any]] = []
     if system:
         messages.append({"role": "system", "content": system})
     for message in history or ():
-        check_history_message(message)
+        check_history_message(message, family)
         messages.append(message)
     messages.append(user)
 
@@ -140,48 +114,58 @@ def build_request(
         "messages": messages,
         "stream": True,
         "stream_options": {"include_usage": True},
-        "modalities": ["text", "audio"] if audio else ["text"],
+        "modalities": ["text", "audio"] if out.audio else ["text"],
     }
-    if audio and not vllm:
-        body["audio"] = {"voice": voice, "format": "wav"}
-    if thinking and not vllm:
-        body["enable_thinking"] = True
-    if max_tokens is not None:
-        body["max_tokens"] = max_tokens
+    if out.audio and not vllm:
+        body["audio"] = {"voice": out.voice, "format": "wav"}
+    body.update(out.fields)
     body.update(extra)
     if vllm:
-        dialects.ask_vllm(body, audio=audio, voice=voice, thinking=thinking)
+        dialects.ask_vllm(body, audio=out.audio, voice=voice, thinking=out.thinking)
 
-    warnings: list[str] = []
-    est = estimate(messages)
+    warnings = list(out.warnings)
+    est = estimate(messages, info)
+    if out.audio and not vllm and info is not None and info.family.tokens.speech_prompt_tokens:
+        est.add("speech prompt (hidden)", "text", tokens.speech_prompt_tokens(info),
+                "estimate: the service adds a system prompt when asked to speak (207 vs 11 "
+                "prompt tokens in its own examples)")
     if history_tokens:
         for modality, count in history_tokens.items():
             est.add(f"{modality} in earlier turns", modality, count, "estimated when first sent")
     media = tokens.TokenEstimate()
+    if info is not None:
+        for kind in ("image", "audio", "video"):
+            chosen = [a for a in attachments if a.modality == kind and a.kind != "frames"]
+            inline = sum(a.inline_count for a in chosen)
+            warnings += limits.check_counts(kind, len(chosen) - inline, inline, info.family)
     for attachment in attachments:
-        if info is not None:
-            warnings += attachment.check(info)
-        attachment.estimate(info or catalog.get_model(catalog.DEFAULT_MODEL), media)
+        if info is None:
+            media.add(f"{attachment.kind} {attachment.name}", attachment.modality, 0,
+                      "not counted: the model is not in the catalog")
+            continue
+        warnings += attachment.check(info)
+        attachment.estimate(info, media, hi_res=hi_res)
     est.parts += media.parts
-    if info is not None and est.total > info.input_limit(thinking):
-        mode = "in thinking mode " if thinking else ""
+    limit = info.input_limit(out.thinking) if info is not None else None
+    if limit is not None and est.total > limit:
+        mode = "in thinking mode " if out.thinking else ""
         warnings.append(
             f"The estimate ({est.total:,} tokens) exceeds {info.id}'s input limit {mode}of "
-            f"{info.input_limit(thinking):,}: the service will likely refuse it. Use fewer or "
+            f"{limit:,}: the service will likely refuse it. Use fewer or "
             "smaller media, or start a new conversation (--new)."
         )
     return ChatRequest(
-        body=body, model=model_id, audio=audio, voice=voice, thinking=thinking,
-        estimate=est, user_message=user, warnings=warnings, media_tokens=media.by_modality(),
-        dialect=dialect,
+        body=body, model=model_id, audio=out.audio, voice=out.voice, thinking=out.thinking,
+        estimate=est, user_message=user, warnings=warnings, notes=out.notes,
+        media_tokens=media.by_modality(), dialect=dialect,
     )
 
 
 def user_message(prompt: str, attachments: Sequence[Attachment] = (),
-                 dialect: str = dialects.DASHSCOPE) -> dict[str, Any]:
+                 dialect: str = dialects.DASHSCOPE, family: Family | None = None) -> dict[str, Any]:
     """A user message: plain text, or media parts followed by the text (the seed's order)."""
     # Checked on the kinds first, so a bad combination is refused before any file is read.
-    check_parts([_PART_TYPE[a.kind] for a in attachments], "This message")
+    check_parts([_PART_TYPE[a.kind] for a in attachments], "This message", family)
     if not attachments:
         return {"role": "user", "content": prompt}
     if dialect == dialects.VLLM_OMNI:
@@ -193,30 +177,34 @@ def user_message(prompt: str, attachments: Sequence[Attachment] = (),
     return {"role": "user", "content": parts}
 
 
-def check_parts(types: Sequence[str | None], subject: str) -> None:
-    """One user message: text plus one other modality, at most one audio and one video."""
+def check_parts(types: Sequence[str | None], subject: str, family: Family | None) -> None:
+    """One user message against its family: Qwen3-Omni-Flash and Turbo take text plus one other
+    modality ("仅支持文本与单一其他模态"), Qwen3.5/3.8-Omni any mix ("任意组合"); each family caps
+    the audio and video files of a message. A model outside the catalog is not checked."""
+    if family is None:
+        return
     kinds = sorted({_PART_MODALITY[t] for t in types if t in _PART_MODALITY})
-    if len(kinds) > 1:
+    if len(kinds) > 1 and not family.mixed_media:
         raise InvalidRequest(
-            f"{subject} carries more than one kind of media ({' and '.join(kinds)}); a message can "
-            "carry text plus only one other kind. Send them in separate cells (turns)."
+            f"{subject} carries more than one kind of media ({' and '.join(kinds)}); "
+            f"{family.label} takes text plus only one other kind in a message. Send them in "
+            "separate cells (turns), or use qwen3.5-omni-plus or qwen3.8-omni-flash, which take "
+            "any mix."
         )
-    for parts, what in ((("input_audio", "audio_url"), "audio file"),
-                        (("video_url",), "video file")):
+    for parts, what, kind in ((("input_audio", "audio_url"), "audio file", "audio"),
+                              (("video_url", "video"), "video", "video")):
         count = sum(types.count(part) for part in parts)
-        if count > 1:
+        media = getattr(family.limits, kind)
+        caps = [c for c in (media.max_count_url, media.max_count_inline) if c is not None]
+        cap = max(caps) if caps else None
+        if cap is not None and count > cap:
             raise InvalidRequest(
-                f"Only one {what} can be attached to a message: {subject.lower()} has "
-                f"{count}, and each message takes at most one."
+                f"{subject} holds {count} {what}s (files or frame lists); {family.label} takes at "
+                f"most {cap} in a message. Send the others in separate cells (turns)."
             )
-    if types.count("video_url") + types.count("video") > 1:
-        raise InvalidRequest(
-            "Attach either one video file or one list of frames, not both: each message takes "
-            "at most one video."
-        )
 
 
-def check_history_message(message: dict[str, Any]) -> None:
+def check_history_message(message: dict[str, Any], family: Family | None = None) -> None:
     """A past turn: assistant turns are text only; user turns follow the new message's rules."""
     role = message.get("role")
     content = message.get("content")
@@ -224,7 +212,7 @@ def check_history_message(message: dict[str, Any]) -> None:
         if isinstance(content, list) and any(p.get("type") != "text" for p in content):
             raise InvalidRequest("Assistant messages in the history must be text only.")
     elif role == "user" and isinstance(content, list):
-        check_parts([p.get("type") for p in content], "A user message in the history")
+        check_parts([p.get("type") for p in content], "A user message in the history", family)
     elif role not in ("user", "system"):
         raise InvalidRequest(f"History messages must be user or assistant turns, not {role!r}.")
 
@@ -236,11 +224,12 @@ def message_text(message: dict[str, Any]) -> str:
     return "".join(p.get("text", "") for p in content or () if p.get("type") == "text")
 
 
-def estimate(messages: Sequence[dict[str, Any]]) -> tokens.TokenEstimate:
-    """Text tokens of the whole prompt; ``build_request`` adds the media parts."""
+def estimate(messages: Sequence[dict[str, Any]], model: Model | None = None) -> tokens.TokenEstimate:
+    """Text tokens of the whole prompt in the model's vocabulary; ``build_request`` adds the
+    media parts."""
     est = tokens.TokenEstimate()
-    text = sum(tokens.text_tokens(message_text(m)) + tokens.MESSAGE_OVERHEAD for m in messages)
-    est.add("text", "text", text, tokens.text_method())
+    text = sum(tokens.text_tokens(message_text(m), model) + tokens.MESSAGE_OVERHEAD for m in messages)
+    est.add("text", "text", text, tokens.text_method(model))
     return est
 
 

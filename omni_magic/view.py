@@ -18,6 +18,7 @@ from IPython.display import Audio, display
 
 from . import catalog, tokens
 from ._b64 import encode_text
+from .errors import InvalidRequest
 from .request import message_text as request_text
 from .response import OmniResponse
 
@@ -205,24 +206,49 @@ class Table:
         return "\n".join(lines)
 
     @classmethod
-    def models(cls) -> "Table":
-        rows = [
-            [m.id, m.kind + (f" = {m.same_as}" if m.same_as else ""), "yes" if m.family.thinking else "no",
-             f"{m.context:,}", f"{m.max_input:,}", f"{m.max_output:,}", ", ".join(m.regions),
-             len(m.family.voices)]
-            for m in catalog.MODELS.values()
-        ]
-        aliases = ", ".join(f"{a} -> {t}" for a, t in catalog.ALIASES.items())
-        return cls(["model", "kind", "thinking", "context", "max input", "max output", "regions", "voices"],
-                   rows, caption=f"Aliases: {aliases}")
+    def models(cls, cat: catalog.Catalog | None = None) -> "Table":
+        cat = cat or catalog.default()
+        rows = []
+        for m in cat.models.values():
+            family = m.family
+            thinking = {"none": "no", "optional": "--think",
+                        "default": f"on ({family.thinking.default_level})"}[family.thinking.mode]
+            voices = len(m.voices.names) if m.voices else "-"
+            if m.voices and not m.voices.confirmed:
+                voices = f"{voices}*"
+            rows.append([
+                m.id + (" (legacy)" if m.legacy else ""), family.label,
+                m.kind + (f" = {m.same_as}" if m.same_as else ""),
+                " + ".join("speech" if o == "audio" else o for o in family.outputs), thinking,
+                _count(m.context), _count(m.max_input), _count(m.max_output), ", ".join(m.regions),
+                voices,
+            ])
+        aliases = ", ".join(f"{a} -> {t}" for a, t in cat.aliases.items())
+        advice = "; ".join(f"{f.label}: {f.advice}" for f in cat.families.values() if f.advice)
+        files = f" Catalog files merged over the shipped one: {', '.join(cat.files)}." if cat.files else ""
+        return cls(["model", "family", "kind", "answers", "thinking", "context", "max input",
+                    "max output", "regions", "voices"], rows,
+                   caption=f"Which model for what — {advice}. Aliases: {aliases}. "
+                   f"* the voice list is not confirmed by the service's documentation (other "
+                   f"voices warn, not refuse).{files}")
 
     @classmethod
-    def voices(cls, model: str) -> "Table":
-        info = catalog.get_model(model)
-        rows = [[f"{v} (default)" if v == info.default_voice else v, catalog.VOICE_NOTES.get(v, "")]
-                for v in info.family.voices]
+    def voices(cls, model: str, cat: catalog.Catalog | None = None) -> "Table":
+        info = (cat or catalog.default()).resolve(model)
+        if info is None:
+            raise InvalidRequest(f"{model!r} is not in omni_magic's catalog, so its voices are "
+                                 "not known (%omni models lists the models).")
+        voices = info.voices
+        if voices is None:
+            return cls(["voice", "dialect"], [], caption=f"{info.id} answers in text only: it has "
+                       "no voices. qwen3.5-omni-plus speaks (%omni voices qwen3.5-omni-plus).")
+        rows = [[f"{v} (default)" if v == voices.default else v, voices.notes.get(v, "")]
+                for v in voices.names]
+        status = ("confirmed by the service's documentation" if voices.confirmed else
+                  "NOT confirmed by the service's documentation (a third party's copy): other "
+                  "voices are sent with a warning")
         return cls(["voice", "dialect"], rows,
-                   caption=f"{info.id}: {len(rows)} voices; speech in {info.family.speech_languages}")
+                   caption=f"{info.id}: {len(rows)} voices, {status}; speech in {voices.languages}")
 
     @classmethod
     def history(cls, conversation: Any) -> "Table":
@@ -238,6 +264,10 @@ class Table:
                 for name, trait in sorted(magics.traits(config=True).items())]
         return cls(["OmniMagics.", "value", "meaning"], rows,
                    caption="Change with %config OmniMagics.<name> = <value>")
+
+
+def _count(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -287,7 +317,8 @@ def output_rate(response: OmniResponse) -> str | None:
         return f"{(completion - speech) / seconds:.0f} tok/s"
     if seconds < MIN_RATE_SECONDS:  # a rate over a few milliseconds says nothing
         return None
-    so_far = tokens.text_tokens(response.reasoning) + tokens.text_tokens(response.text)
+    so_far = (tokens.text_tokens(response.reasoning, response.model)
+              + tokens.text_tokens(response.text, response.model))
     return f"≈{so_far / seconds:.0f} tok/s"
 
 

@@ -225,7 +225,10 @@ def test_each_widget_progress_ends_as_a_static_summary(ip, tmp_path):
     ("--each {tmp}/in --save {tmp}/wav --text-only", "text only"),
     ("--concurrency 3", "add --each"),
     ("--each {tmp}/in --concurrency 0", "at least 1"),
-    ("--each {tmp}/in -m no-such-model", "no-such-model"),
+    ("--each {tmp}/in --think", "qwen3.8-omni-flash"),  # Qwen3.5-Omni has no thinking
+    ("--each {tmp}/in -m qwen3-omni-flash --search", "no web search"),
+    ("--each {tmp}/in -m qwen3.8-omni-flash --save {tmp}/wav", "text only"),
+    ("--each {tmp}/in -m qwen3.8-omni-flash --effort huge", "not a level"),
 ])
 def test_each_refuses_mistakes_before_sending(ip, tmp_path, line, says):
     images(tmp_path / "in", 2)
@@ -234,3 +237,25 @@ def test_each_refuses_mistakes_before_sending(ip, tmp_path, line, says):
     assert isinstance(info.value, (UsageError, OmniError))
     client = ip.magics_manager.registry["OmniMagics"]._client
     assert client is None or client._emulator is None or client._emulator.request_count == 0
+
+
+def test_each_with_a_model_outside_the_catalog_is_sent_with_a_note(ip, tmp_path):
+    images(tmp_path / "in", 2)
+    ip.run_line_magic("config", "OmniMagics.batch_cache = False")
+    cap = run(ip, f"--each {tmp_path}/in -m no-such-model --out t")
+    shown = cap.stdout + "".join(o.data.get("text/plain", "") for o in cap.outputs)
+    assert ("no-such-model is not in omni_magic's catalog: limits and estimates not checked; "
+            "the service decides.") in shown
+    emulator = ip.magics_manager.registry["OmniMagics"]._client._emulator
+    assert emulator.request_count == 2  # each file was sent; the emulator answered 404
+    errors = list(ip.user_ns["t"]["error"])
+    assert len(errors) == 2 and all("404" in e and "model_not_found" in e for e in errors)
+
+
+def test_each_on_qwen38_answers_in_text(ip, tmp_path):
+    images(tmp_path / "in", 2)
+    ip.run_line_magic("config", "OmniMagics.batch_cache = False")
+    run(ip, f"--each {tmp_path}/in -m qwen3.8-omni-flash --effort low --out t")
+    table = ip.user_ns["t"]
+    assert table["error"].isna().all() and all(table["answer"])
+    assert all(u["completion_tokens_details"].get("audio_tokens", 0) == 0 for u in table["usage"])

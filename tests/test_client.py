@@ -30,6 +30,14 @@ USAGE = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
 @pytest.fixture(autouse=True)
 def no_key_in_environment(monkeypatch):
     monkeypatch.delenv(catalog.API_KEY_ENV, raising=False)
+    monkeypatch.delenv(catalog.BASE_URL_ENV, raising=False)
+
+
+REGIONS = catalog.default().regions
+INTL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+CN = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+US = "https://dashscope-us.aliyuncs.com/compatible-mode/v1"
+HK = "https://cn-hongkong.dashscope.aliyuncs.com/compatible-mode/v1"
 
 
 # -- a scripted server -----------------------------------------------------------------------
@@ -235,20 +243,50 @@ def test_a_client_error_is_not_retried(connect, sleeps, code):
 
 # -- errors a user can act on ----------------------------------------------------------------
 
-def test_401_names_the_region_the_key_variable_and_the_other_region(connect):
+def test_401_names_the_region_the_endpoint_the_key_variable_and_the_other_regions(connect):
     body = error_body("invalid_api_key", "Incorrect API key provided.")
     with pytest.raises(AuthenticationError) as info:
         connect(Server(status(401, body)), api_key=KEY, base_url=None).chat("Hi")
     message = str(info.value)
-    assert "Singapore (intl)" in message
+    assert f"This request went to Singapore (intl) at {INTL}." in message
+    assert "A key works only in its own region and billing plan" in message
     assert "DASHSCOPE_API_KEY" in message
-    assert "--region cn" in message
+    assert "--region cn|us|hk" in message
+    assert "--workspace ID" in message and "DASHSCOPE_BASE_URL" in message
+    assert "Incorrect API key provided." in message
     assert "req-42" in message  # the request id helps support find the call
 
 
 def test_401_in_the_cn_region_suggests_intl(connect):
-    with pytest.raises(AuthenticationError, match=r"Beijing \(cn\).*--region intl"):
+    with pytest.raises(AuthenticationError, match=r"Beijing \(cn\) at https://dashscope\.aliyuncs"
+                                                  r"\.com/compatible-mode/v1.*--region intl"):
         connect(Server(status(401)), api_key=KEY, region="cn", base_url=None).chat("Hi")
+
+
+def test_401_on_a_workspace_endpoint_names_its_region_and_endpoint(connect):
+    with pytest.raises(AuthenticationError) as info:
+        connect(Server(status(401)), api_key=KEY, region="jp", workspace="ws-7",
+                base_url=None).chat("Hi", model="qwen3.8-omni-flash")
+    message = str(info.value)
+    assert ("Tokyo (jp) at https://ws-7.ap-northeast-1.maas.aliyuncs.com/compatible-mode/v1"
+            in message)
+    assert "own region and billing plan" in message and "workspace" in message
+
+
+def test_401_from_an_endpoint_of_no_known_region_names_the_endpoint(connect, monkeypatch):
+    monkeypatch.setenv(catalog.BASE_URL_ENV, "https://gateway.example.com/compatible-mode/v1")
+    with pytest.raises(AuthenticationError) as info:
+        connect(Server(status(401)), api_key=KEY, base_url=None).chat("Hi")
+    message = str(info.value)
+    assert "This request went to https://gateway.example.com/compatible-mode/v1." in message
+    assert "own region and billing plan" in message
+
+
+def test_401_from_a_self_hosted_server_does_not_talk_about_regions(connect):
+    with pytest.raises(AuthenticationError) as info:
+        connect(Server(status(401)), api_key=KEY).chat("Hi")
+    assert "rejected the credentials" in str(info.value)
+    assert "region" not in str(info.value)
 
 
 def test_content_filter(connect):
@@ -498,7 +536,7 @@ def test_the_request_carries_the_key_and_the_exact_body(connect):
     assert request.headers["Accept"] == "text/event-stream"
     assert request.headers["Content-Type"] == "application/json"
     assert json.loads(request.content) == {
-        "model": "qwen3-omni-flash",
+        "model": "qwen3.5-omni-plus",
         "messages": [{"role": "user", "content": "Who are you?"}],
         "stream": True,
         "stream_options": {"include_usage": True},
@@ -586,25 +624,151 @@ def test_the_environment_key_selects_dashscope_intl(monkeypatch):
     monkeypatch.setenv(catalog.API_KEY_ENV, KEY)
     with OmniClient() as client:
         assert client.backend.kind == "dashscope"
-        assert client.base_url == "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+        assert client.base_url == INTL
+        assert client.region == "intl"
+        assert client.backend.label == "DashScope Singapore (intl)"
         assert not client.emulated
         assert client.headers()["Authorization"] == f"Bearer {KEY}"
 
 
 def test_region_cn_selects_beijing():
     with OmniClient(api_key=KEY, region="cn") as client:
-        assert client.base_url == "https://dashscope.aliyuncs.com/compatible-mode/v1"
+        assert client.base_url == CN
+        assert client.backend.label == "DashScope Beijing (cn)"
+
+
+@pytest.mark.parametrize("region, url, name", [("us", US, "US (Virginia)"), ("hk", HK, "Hong Kong"),
+                                               ("intl", INTL, "Singapore"), ("cn", CN, "Beijing")])
+def test_regions_with_a_shared_domain(region, url, name):
+    with OmniClient(api_key=KEY, region=region) as client:
+        assert client.backend.kind == "dashscope"
+        assert client.base_url == url == REGIONS[region].base_url
+        assert client.region == region and client.backend.region_name == name
+        assert client.backend.origin == "region"
+        assert client.backend.label == f"DashScope {name} ({region})"
+
+
+@pytest.mark.parametrize("region, name", [("jp", "Tokyo"), ("de", "Frankfurt")])
+def test_regions_without_a_shared_domain_need_a_workspace(region, name):
+    with pytest.raises(InvalidRequest, match=rf"{name} \({region}\) has workspace endpoints only: "
+                                             r"pass --workspace ID"):
+        OmniClient(api_key=KEY, region=region)
+
+
+@pytest.mark.parametrize(
+    "region, code",
+    [(None, "ap-southeast-1"), ("intl", "ap-southeast-1"), ("cn", "cn-beijing"), ("us", "us-east-1"),
+     ("hk", "cn-hongkong"), ("jp", "ap-northeast-1"), ("de", "eu-central-1")],
+)
+def test_a_workspace_selects_its_endpoint_in_the_region(region, code):
+    with OmniClient(api_key=KEY, region=region, workspace="ws-123abc") as client:
+        assert client.backend.kind == "dashscope"
+        assert client.base_url == f"https://ws-123abc.{code}.maas.aliyuncs.com/compatible-mode/v1"
+        assert client.region == (region or "intl")
+        assert client.backend.origin == "workspace ws-123abc"
+        assert client.backend.label.startswith("DashScope workspace ws-123abc in ")
+
+
+def test_a_workspace_request_goes_to_the_workspace_endpoint(connect):
+    server = Server(ok())
+    connect(server, api_key=KEY, region="cn", workspace="ws-9", base_url=None).chat("Hi")
+    assert str(server.requests[0].url) == (
+        "https://ws-9.cn-beijing.maas.aliyuncs.com/compatible-mode/v1/chat/completions")
+
+
+@pytest.mark.parametrize("bad", ["ws_1", "ws.1", "-ws", "ws 1", "https://ws1.cn-beijing.maas.aliyuncs.com"])
+def test_a_workspace_id_of_the_wrong_shape_is_refused(bad):
+    with pytest.raises(InvalidRequest, match="is not a workspace ID"):
+        OmniClient(api_key=KEY, workspace=bad)
+
+
+def test_a_base_url_wins_over_a_workspace_and_a_region():
+    with OmniClient(api_key=KEY, base_url=HK, workspace="ws-1", region="cn") as client:
+        assert client.base_url == HK
+
+
+@pytest.mark.parametrize(
+    "env, region",
+    [(CN, "cn"), (f"{US}/", "us"), (HK, "hk"),
+     ("https://ws-5.eu-central-1.maas.aliyuncs.com/compatible-mode/v1", "de")],
+)
+def test_dashscope_base_url_is_honoured_with_a_key(monkeypatch, env, region):
+    monkeypatch.setenv(catalog.BASE_URL_ENV, env)
+    with OmniClient(api_key=KEY) as client:
+        assert client.backend.kind == "dashscope"
+        assert client.base_url == env.rstrip("/")
+        assert client.region == region
+        assert client.backend.origin == "DASHSCOPE_BASE_URL"
+        assert client.backend.label.endswith("(from DASHSCOPE_BASE_URL)")
+
+
+def test_dashscope_base_url_requests_go_there(connect, monkeypatch):
+    monkeypatch.setenv(catalog.BASE_URL_ENV, CN)
+    server = Server(ok())
+    connect(server, api_key=KEY, base_url=None).chat("Hi")
+    assert str(server.requests[0].url) == f"{CN}/chat/completions"
+
+
+def test_dashscope_base_url_of_an_unknown_host_is_dashscope_without_a_region(monkeypatch):
+    monkeypatch.setenv(catalog.BASE_URL_ENV, "https://gateway.example.com/compatible-mode/v1")
+    with OmniClient(api_key=KEY) as client:
+        assert client.backend.kind == "dashscope"
+        assert client.region is None
+        assert client.base_url == "https://gateway.example.com/compatible-mode/v1"
+
+
+@pytest.mark.parametrize("region, url", [("intl", INTL), ("us", US)])
+def test_dashscope_base_url_is_ignored_when_a_region_is_given(monkeypatch, region, url):
+    monkeypatch.setenv(catalog.BASE_URL_ENV, CN)
+    with OmniClient(api_key=KEY, region=region) as client:
+        assert client.base_url == url
+        assert client.region == region
+        assert client.backend.origin == "region"
+
+
+def test_dashscope_base_url_is_ignored_when_a_workspace_is_given(monkeypatch):
+    monkeypatch.setenv(catalog.BASE_URL_ENV, CN)
+    with OmniClient(api_key=KEY, workspace="ws-2", region="hk") as client:
+        assert client.base_url == "https://ws-2.cn-hongkong.maas.aliyuncs.com/compatible-mode/v1"
+
+
+def test_dashscope_base_url_without_a_key_leaves_the_emulator(monkeypatch):
+    monkeypatch.setenv(catalog.BASE_URL_ENV, CN)
+    with OmniClient() as client:
+        assert client.backend.kind == "emulator"
+
+
+def test_a_dashscope_base_url_without_a_scheme_is_refused_naming_the_variable(monkeypatch):
+    monkeypatch.setenv(catalog.BASE_URL_ENV, "dashscope.aliyuncs.com/compatible-mode/v1")
+    with pytest.raises(InvalidRequest, match="DASHSCOPE_BASE_URL.*http://"):
+        OmniClient(api_key=KEY)
+
+
+@pytest.mark.parametrize("url, region", [(US, "us"), (f"{CN}/chat/completions", "cn"),
+                                         ("https://ws-3.ap-northeast-1.maas.aliyuncs.com/compatible-mode/v1", "jp")])
+def test_a_dashscope_base_url_with_a_key_is_dashscope_in_its_region(url, region):
+    with OmniClient(api_key=KEY, base_url=url) as client:
+        assert client.backend.kind == "dashscope"
+        assert client.region == region
+        assert client.backend.origin == "base URL"
 
 
 def test_an_unknown_region_is_refused():
-    with pytest.raises(InvalidRequest, match="'intl'.*'cn'"):
-        OmniClient(api_key=KEY, region="us")
+    with pytest.raises(InvalidRequest, match=r"Unknown region 'xx': use one of intl \(Singapore\), "
+                                             r"cn \(Beijing\), us \(US \(Virginia\)\), hk \(Hong Kong\), "
+                                             r"jp \(Tokyo\), de \(Frankfurt\)"):
+        OmniClient(api_key=KEY, region="xx")
+
+
+def test_an_unknown_region_is_refused_without_a_key_too():
+    with pytest.raises(InvalidRequest, match="Unknown region 'xx'"):
+        OmniClient(region="xx")
 
 
 def test_requests_to_dashscope_go_to_the_region_url(connect):
     server = Server(ok())
     connect(server, api_key=KEY, base_url=None).chat("Hi")
-    assert str(server.requests[0].url) == f"{catalog.REGIONS['intl']}/chat/completions"
+    assert str(server.requests[0].url) == f"{REGIONS['intl'].base_url}/chat/completions"
 
 
 def test_a_base_url_selects_a_custom_server_that_names_its_models_freely(connect):
@@ -615,14 +779,23 @@ def test_a_base_url_selects_a_custom_server_that_names_its_models_freely(connect
     assert json.loads(server.requests[0].content)["model"] == "Qwen/Qwen2.5-Omni-7B"
 
 
-def test_dashscope_checks_model_names_and_regions_strictly(connect):
+def test_dashscope_checks_regions_strictly_and_lets_unknown_models_through_with_a_note(connect):
     server = Server(ok())
     client = connect(server, api_key=KEY, base_url=None)
-    with pytest.raises(InvalidRequest, match="Unknown model"):
-        client.chat("Hi", model="Qwen/Qwen2.5-Omni-7B")
     with pytest.raises(InvalidRequest, match="--region cn"):
         client.chat("Hi", model="qwen-omni-turbo-0119")
     assert server.calls == 0
+    request = client.prepare("Hi", model="Qwen/Qwen2.5-Omni-7B")
+    assert ("Qwen/Qwen2.5-Omni-7B is not in omni_magic's catalog: limits and estimates not "
+            "checked; the service decides.") in request.notes
+    client.chat("Hi", model="Qwen/Qwen2.5-Omni-7B")
+    assert server.calls == 1
+    assert json.loads(server.requests[0].content)["model"] == "Qwen/Qwen2.5-Omni-7B"
+
+
+def test_a_self_hosted_server_gets_no_catalog_note(connect):
+    client = connect(Server(ok()), base_url="http://localhost:8000/v1")
+    assert client.prepare("Hi", model="Qwen/Qwen2.5-Omni-7B").notes == []
 
 
 def test_neither_key_nor_base_url_selects_the_emulator():
@@ -657,8 +830,15 @@ def test_a_base_url_without_a_scheme_is_refused():
 
 @pytest.mark.parametrize(
     "prompt, options",
-    [("", {}), ("Hi", {"thinking": True}), ("Hi", {"voice": "Nobody"}), ("Hi", {"max_tokens": 0})],
-    ids=["empty", "thinking-with-audio", "bad-voice", "max-tokens-0"],
+    [("", {}),
+     ("Hi", {"thinking": True}),
+     ("Hi", {"model": "qwen3-omni-flash", "thinking": True, "audio": True}),
+     ("Hi", {"model": "qwen3-omni-flash-2025-09-15", "voice": "Nobody"}),
+     ("Hi", {"model": "qwen3.8-omni-flash", "audio": True}),
+     ("Hi", {"model": "qwen3-omni-flash", "search": True}),
+     ("Hi", {"max_tokens": 0})],
+    ids=["empty", "thinking-on-qwen3.5", "thinking-with-audio", "bad-voice", "speech-on-qwen3.8",
+         "search-on-qwen3-flash", "max-tokens-0"],
 )
 def test_stream_validates_at_call_time_and_sends_nothing(connect, prompt, options):
     server = Server(ok())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +31,9 @@ from omni_magic.attachments import Attachment
 from omni_magic.body import to_json
 from omni_magic.client import OmniClient
 from omni_magic.emulator import Emulator, Pacing
+from omni_magic.emulator import speech
 from omni_magic.emulator.__main__ import main as emulator_main
+from omni_magic.emulator.stream import padded
 from omni_magic.errors import (
     BadRequestError,
     InvalidRequest,
@@ -326,8 +329,20 @@ def test_a_dashscope_audio_delta_keeps_its_base64_and_24_khz():
 
 def vllm_body(prompt: str = "Describe it.", **options: Any) -> dict[str, Any]:
     options.setdefault("model", MODEL)
-    options.setdefault("allow_unknown_model", True)
     return to_json(build_request(prompt, dialect="vllm-omni", **options).body)
+
+
+def test_a_self_hosted_model_name_goes_to_vllm_without_a_note():
+    # Self-hosted names are the server's own (Qwen/...): never in the catalog, and fine there.
+    request = build_request("Hi", model=MODEL, dialect="vllm-omni")
+    assert request.notes == [] and request.warnings == []
+    assert to_json(request.body)["model"] == MODEL
+    assert "allow_unknown_model" not in to_json(request.body)
+    # A server that is not DashScope, in DashScope's dialect: no note either.
+    assert build_request("Hi", model=MODEL, dashscope=False).notes == []
+    # DashScope (and the emulator) get the one-line note.
+    assert (f"{MODEL} is not in omni_magic's catalog: limits and estimates not checked; the "
+            "service decides.") in build_request("Hi", model=MODEL).notes
 
 
 def test_speech_is_asked_without_a_voice_unless_one_was_chosen():
@@ -337,12 +352,24 @@ def test_speech_is_asked_without_a_voice_unless_one_was_chosen():
     assert "speaker" not in body and "voice" not in body
 
 
-def test_a_chosen_voice_goes_as_speaker_unchecked_against_dashscopes_voices():
-    with pytest.raises(InvalidRequest, match="not available"):
-        build_request("Hi", voice="Chelsie")  # DashScope: not a qwen3-omni-flash voice
-    body = to_json(build_request("Hi", voice="Chelsie", dialect="vllm").body)
+def test_a_chosen_voice_goes_as_speaker_to_a_self_hosted_model():
+    request = build_request("Hi", model="Qwen/Qwen2.5-Omni-7B", voice="Chelsie", dialect="vllm")
+    body = to_json(request.body)
     assert body["speaker"] == "Chelsie" and body["audio"] == {"format": "wav"}
-    assert build_request("Hi", voice="Chelsie", dialect="vllm").voice == "Chelsie"
+    assert "voice" not in body["audio"]
+    assert request.voice == "Chelsie" and request.notes == [] and request.warnings == []
+
+
+def test_a_chosen_voice_goes_as_speaker_unchecked_against_dashscopes_voices():
+    # DashScope: not one of qwen3-omni-flash-2025-09-15's 17 voices, a confirmed list.
+    with pytest.raises(InvalidRequest, match="not available"):
+        build_request("Hi", model="qwen3-omni-flash-2025-09-15", voice="Chelsie")
+    # vLLM's speakers are the model's own: the name goes as it is, the server decides.
+    request = build_request("Hi", model="qwen3-omni-flash-2025-09-15", voice="Chelsie",
+                            dialect="vllm")
+    body = to_json(request.body)
+    assert body["speaker"] == "Chelsie" and body["audio"] == {"format": "wav"}
+    assert request.voice == "Chelsie"
 
 
 def test_text_only_asks_for_text_and_no_speech_fields():
@@ -359,13 +386,21 @@ def test_thinking_goes_through_the_chat_template():
     assert merged["chat_template_kwargs"] == {"custom": 1, "enable_thinking": True}
 
 
+def test_a_system_message_goes_with_speech_to_a_self_hosted_model():
+    # Qwen2.5-Omni on vllm-omni wants its own system prompt when it should speak.
+    body = vllm_body("Hi", model="Qwen/Qwen2.5-Omni-7B", system="You are Qwen.")
+    assert body["messages"][0] == {"role": "system", "content": "You are Qwen."}
+    assert body["modalities"] == ["text", "audio"]
+
+
 def test_a_system_message_may_go_with_speech_on_vllm():
-    # DashScope's turbo refuses it; Qwen2.5-Omni on vllm-omni wants its own system prompt.
+    # DashScope's turbo refuses it: DashScope's rule, not vllm-omni's, which takes the message.
     with pytest.raises(InvalidRequest, match="system message"):
         build_request("Hi", model="qwen-omni-turbo", system="You are Qwen.")
     body = to_json(build_request("Hi", model="qwen-omni-turbo", system="You are Qwen.",
                                  dialect="vllm-omni").body)
     assert body["messages"][0] == {"role": "system", "content": "You are Qwen."}
+    assert body["modalities"] == ["text", "audio"]
 
 
 def test_audio_input_is_raw_base64(tmp_path):
@@ -411,7 +446,10 @@ def test_the_dashscope_body_is_unchanged_by_the_dialect_argument():
                    "max_tokens": 100, "temperature": 0.3}
     assert (to_json(build_request("Hi", **options).body)
             == to_json(build_request("Hi", dialect="dashscope", **options).body))
-    assert to_json(build_request("Hi", thinking=True, audio=False).body)["enable_thinking"] is True
+    flash = to_json(build_request("Hi", model="qwen3-omni-flash", thinking=True, audio=False).body)
+    assert flash["enable_thinking"] is True and "chat_template_kwargs" not in flash
+    thinker = to_json(build_request("Hi", model="qwen3.8-omni-flash", effort="low").body)
+    assert thinker["reasoning_effort"] == "low" and "chat_template_kwargs" not in thinker
 
 
 def test_an_unknown_dialect_names_the_choices():
@@ -528,18 +566,44 @@ def both(emulators, prompt: str = "Who are you?",
         return a.chat(prompt, **options), b.chat(prompt, **options)
 
 
+PROMPT_TOKENS = re.compile(r"about (\d+) prompt tokens")
+
+
+def same_but_the_speech_prompt(got: str, want: str) -> None:
+    """The two texts differ only in DashScope's hidden speech prompt (196 tokens), which
+    vllm-omni does not add."""
+    [n_got], [n_want] = PROMPT_TOKENS.findall(got), PROMPT_TOKENS.findall(want)
+    assert int(n_want) - int(n_got) == 196
+    assert PROMPT_TOKENS.sub("N", got) == PROMPT_TOKENS.sub("N", want)
+
+
+def spoken(response: OmniResponse, voice: str) -> np.ndarray:
+    """The samples the emulator speaks for the response's text, its one padding sample
+    included (synthesize is cached: the same call the emulator made)."""
+    return padded(speech.synthesize(response.text, voice)[0])
+
+
 def test_the_vllm_emulator_gives_the_same_text_and_speech_as_the_dashscope_one(emulators):
     clip = media.wav(1.5)
     want, got = both(emulators, "What is said here?", attachments=[Attachment("audio", clip)])
     assert got.error is None and got.complete
-    assert got.text == want.text and "1.5 seconds" in got.text
+    same_but_the_speech_prompt(got.text, want.text)
+    assert "1.5 seconds" in got.text and "speaking as Tina" in got.text
     assert got.audio.size > RATE
-    assert np.array_equal(got.audio, want.audio)  # sample for sample
+    # Each dialect carries exactly the samples spoken for its text, sample for sample.
+    assert np.array_equal(want.audio, spoken(want, "Tina"))
+    assert np.array_equal(got.audio, spoken(got, "Tina"))
     assert got.audio_chunks < want.audio_chunks  # whole half-second files, not PCM pieces
 
 
+def test_the_vllm_emulator_gives_the_same_text_only_answer_as_the_dashscope_one(emulators):
+    want, got = both(emulators, "What is said here?", audio=False)
+    assert got.error is None and got.complete
+    assert got.text == want.text and got.usage["prompt_tokens"] == want.usage["prompt_tokens"]
+
+
 def test_the_vllm_emulator_thinks_through_the_chat_template(emulators):
-    want, got = both(emulators, audio=False, thinking=True)
+    want, got = both(emulators, model="qwen3-omni-flash", audio=False, thinking=True)
     assert got.error is None
     assert got.reasoning == want.reasoning != ""
     assert got.text == want.text

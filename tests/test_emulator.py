@@ -20,14 +20,18 @@ import httpx
 import numpy as np
 import pytest
 
-from omni_magic import tokens
-from omni_magic.catalog import SAMPLE_RATE
+from omni_magic import catalog, tokens
+from omni_magic.catalog import DEFAULT_MODEL, SAMPLE_RATE
 from omni_magic.emulator import Emulator, Pacing
 from omni_magic.emulator import speech
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVELOPE_KEYS = ["choices", "object", "usage", "created", "system_fingerprint", "model", "id"]
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+FLASH = "qwen3-omni-flash"  # the model body() asks for: thinking, one modality per message
+# The hidden system prompt the service adds when speech is asked (207 vs 11 prompt tokens in
+# its own examples for the same question).
+SPEECH_PROMPT = 196
 
 try:
     import espeakng_loader  # noqa: F401
@@ -51,7 +55,7 @@ def client():
 
 def body(prompt: str = "Who are you?", **extra: Any) -> dict[str, Any]:
     b: dict[str, Any] = {
-        "model": "qwen3-omni-flash",
+        "model": FLASH,
         "messages": [{"role": "user", "content": prompt}],
         "stream": True,
         "stream_options": {"include_usage": True},
@@ -140,9 +144,9 @@ def test_text_stream_has_the_services_shape(emu, client):
     assert list(u) == ["prompt_tokens", "completion_tokens", "total_tokens",
                        "completion_tokens_details", "prompt_tokens_details"]
     assert u["prompt_tokens_details"] == {"text_tokens": u["prompt_tokens"]}
-    expected = tokens.text_tokens("What is the capital of France?") + tokens.MESSAGE_OVERHEAD
-    assert u["prompt_tokens"] == expected
-    assert u["completion_tokens_details"] == {"text_tokens": tokens.text_tokens(text)}
+    expected = tokens.text_tokens("What is the capital of France?", FLASH) + tokens.MESSAGE_OVERHEAD
+    assert u["prompt_tokens"] == expected  # text only: no hidden speech prompt
+    assert u["completion_tokens_details"] == {"text_tokens": tokens.text_tokens(text, FLASH)}
     assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
     assert chunks[-1]["choices"] == [] and chunks[-2]["usage"] is None
 
@@ -183,7 +187,12 @@ def test_speech_arrives_as_padded_pcm_chunks_interleaved_with_text(emu, client):
     words = len(text_of(events).split())
     assert words * 0.15 < seconds < words * 1.0  # a plausible speaking rate
     u = usage(events)
+    # Qwen3-Omni-Flash speaks at 12.5 tokens per second.
     assert u["completion_tokens_details"]["audio_tokens"] == math.ceil(seconds * 12.5)
+    # Asking for speech adds the service's hidden system prompt to the prompt's text tokens.
+    text_in = tokens.text_tokens("Who are you?", FLASH) + tokens.MESSAGE_OVERHEAD + SPEECH_PROMPT
+    assert u["prompt_tokens_details"] == {"text_tokens": text_in}
+    assert u["prompt_tokens"] == text_in
     assert "Cherry" in text_of(events)
     if not HAVE_ESPEAK:
         pytest.skip("espeakng_loader is not installed: the speech is a placeholder tone")
@@ -203,7 +212,7 @@ def test_without_a_synthesizer_the_tone_is_labelled(emu, client, monkeypatch):
 
 
 def test_thinking_streams_reasoning_before_content(emu, client):
-    events = run(client, emu.base_url, body(enable_thinking=True))
+    events = run(client, emu.base_url, body(model=FLASH, enable_thinking=True))
     ds = deltas(events)
     assert ds[0] == {"content": None, "role": "assistant", "reasoning_content": ""}
     order = ["r" if d.get("reasoning_content") else "c" if d.get("content") else "-"
@@ -213,7 +222,7 @@ def test_thinking_streams_reasoning_before_content(emu, client):
     assert "emulator" in text_of(events, "reasoning_content")
     details = usage(events)["completion_tokens_details"]
     assert details["reasoning_tokens"] == tokens.text_tokens(
-        text_of(events, "reasoning_content"))
+        text_of(events, "reasoning_content"), FLASH)
 
 
 def test_max_tokens_stops_with_length(emu, client):
@@ -272,9 +281,15 @@ BAD = 400, "invalid_parameter_error"
 @pytest.mark.parametrize("payload, status, code, says", [
     (body(stream=False), *BAD, "only support stream mode"),
     (body(model="qwen-max"), 404, "model_not_found", "The model `qwen-max` does not exist"),
+    # The emulator serves the catalog's models only: a name of a known family is not enough.
+    (body(model="qwen3.5-omni-plus-2099-01-01"), 404, "model_not_found",
+     "`qwen3.5-omni-plus-2099-01-01` does not exist"),
+    (body(model="qwen3.9-omni-flash"), 404, "model_not_found", "`qwen3.9-omni-flash`"),
     (speech_body(enable_thinking=True), *BAD, "not supported in thinking mode"),
     (body(model="qwen-omni-turbo", enable_thinking=True), *BAD, "thinking"),
-    (speech_body(voice="Serena"), *BAD, "Serena"),
+    # A confirmed voice list refuses a voice not on it (2025-09-15: 17 voices, no Serena).
+    (speech_body(model="qwen3-omni-flash-2025-09-15", voice="Serena"), *BAD, "Serena"),
+    (speech_body(model="qwen3-omni-flash-2025-12-01", voice="Zed"), *BAD, "Zed"),
     (speech_body(model="qwen-omni-turbo", voice="Nofish"), *BAD, "Nofish"),
     (body(modalities=["text", "audio"], audio={"voice": "Cherry", "format": "mp3"}), *BAD,
      "wav"),
@@ -283,7 +298,9 @@ BAD = 400, "invalid_parameter_error"
         {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]),
      *BAD, "system message"),
     (body(messages=[{"role": "user", "content": [IMG, AUD]}]), *BAD, "one other modality"),
-    (body(messages=[{"role": "user", "content": [AUD, AUD]}]), *BAD, "at most one"),
+    (body(messages=[{"role": "user", "content": [AUD, AUD]}]), *BAD, "at most 1 "),
+    (body(model="qwen-omni-turbo", messages=[{"role": "user", "content": [IMG, AUD]}]), *BAD,
+     "one other modality"),
     (body(messages=[{"role": "user", "content": "Hi"},
                     {"role": "assistant", "content": [IMG]},
                     {"role": "user", "content": "And?"}]), *BAD, "text only"),
@@ -310,6 +327,8 @@ def test_service_rules_answer_with_the_services_error_body(emu, client, payload,
     body(model="qwen-omni-turbo", messages=[{"role": "system", "content": "Be brief."},
                                             {"role": "user", "content": "Hi"}]),
     speech_body(model="qwen-omni-turbo-0326", voice="Serena"),
+    speech_body(voice="Serena"),  # on the 49 voices of the qwen3-omni-flash alias
+    speech_body(voice="Zed"),  # the alias's list is not confirmed: the voice goes through
     body(messages=[{"role": "user", "content": [IMG, IMG, {"type": "text", "text": "?"}]}]),
     body(messages=[{"role": "user", "content": [IMG]}, {"role": "assistant", "content": "A."},
                    {"role": "user", "content": [AUD]}]),  # one modality per message
@@ -318,6 +337,180 @@ def test_service_rules_answer_with_the_services_error_body(emu, client, payload,
 def test_requests_within_the_rules_stream(emu, client, payload):
     events = run(client, emu.base_url, payload)
     assert finish(events)["finish_reason"] == "stop"
+
+
+# -- the 2026 service: each family's own rules ---------------------------------------------------
+
+PLUS = DEFAULT_MODEL  # qwen3.5-omni-plus: speaks (Tina), takes any mix of media, never thinks
+THINKER = "qwen3.8-omni-flash"  # answers in text only; thinks unless reasoning_effort is "none"
+TURBO = "qwen-omni-turbo"  # legacy: speech billed at 25 tokens per second
+
+
+def refused(client: httpx.Client, emu: Emulator, payload: dict[str, Any]) -> str:
+    """POST a body the service refuses; its error message."""
+    r = client.post(f"{emu.base_url}/chat/completions", json=payload)
+    assert r.status_code == 400, r.text
+    err = r.json()
+    assert list(err) == ["error", "id", "request_id"]
+    assert err["error"]["code"] == "invalid_parameter_error"
+    assert err["error"]["type"] == "invalid_request_error"
+    return err["error"]["message"]
+
+
+def test_the_default_model_is_qwen3_5_omni_plus():
+    assert DEFAULT_MODEL == "qwen3.5-omni-plus"
+
+
+def test_an_image_and_audio_in_one_message_go_to_qwen3_5_and_not_to_flash(emu, client):
+    content = [{"type": "image_url", "image_url": {"url": _png(64, 64)}},
+               {"type": "input_audio", "input_audio": {"data": _wav(2.0), "format": "wav"}},
+               {"type": "text", "text": "What do you see and hear?"}]
+    messages = [{"role": "user", "content": content}]
+    events = run(client, emu.base_url, body(model=PLUS, messages=messages))
+    assert finish(events)["finish_reason"] == "stop"
+    details = usage(events)["prompt_tokens_details"]
+    assert details["image_tokens"] == tokens.image_tokens(64, 64, PLUS)
+    assert details["audio_tokens"] == tokens.audio_tokens(2.0, PLUS) == 14  # 7 per second
+    for model in (FLASH, "qwen3-omni-flash-2025-09-15", TURBO):
+        message = refused(client, emu, body(model=model, messages=messages))
+        assert "mixes image and audio" in message and "one other modality" in message
+
+
+def test_the_reply_describes_every_kind_of_media_of_a_mixed_message(emu, client):
+    content = [{"type": "image_url", "image_url": {"url": _png(64, 64)}},
+               {"type": "input_audio", "input_audio": {"data": _wav(2.0), "format": "wav"}},
+               {"type": "text", "text": "What do you see and hear?"}]
+    text = text_of(run(client, emu.base_url,
+                       body(model=PLUS, messages=[{"role": "user", "content": content}])))
+    assert "1 image (64x64 pixels" in text
+    assert "2.0 seconds" in text  # the audio clip is reported too, not only the image
+
+
+def test_qwen3_5_takes_several_audio_files_where_flash_takes_one(emu, client):
+    clip = {"type": "input_audio", "input_audio": {"data": _wav(1.0), "format": "wav"}}
+    messages = [{"role": "user", "content": [clip, clip, clip, {"type": "text", "text": "?"}]}]
+    events = run(client, emu.base_url, body(model=PLUS, messages=messages))
+    assert usage(events)["prompt_tokens_details"]["audio_tokens"] == 3 * tokens.audio_tokens(1.0, PLUS)
+    assert "at most 1 " in refused(client, emu, body(model=FLASH, messages=messages))
+
+
+@pytest.mark.parametrize("payload", [
+    body(model=THINKER, modalities=["text", "audio"]),
+    body(model=THINKER, modalities=["text", "audio"], audio={"voice": "Tina", "format": "wav"}),
+    body(model=THINKER, modalities=["audio", "text"], audio={"voice": "Cherry", "format": "wav"}),
+], ids=["no-audio-field", "Tina", "audio-first"])
+def test_qwen3_8_refuses_speech(emu, client, payload):
+    message = refused(client, emu, payload)
+    assert "`qwen3.8-omni-flash` only supports text output" in message
+
+
+def test_qwen3_5_has_no_thinking_mode(emu, client):
+    for payload in (body(model=PLUS, enable_thinking=True),
+                    speech_body(model=PLUS, voice="Tina", enable_thinking=True)):
+        message = refused(client, emu, payload)
+        assert "`qwen3.5-omni-plus` does not support thinking" in message
+    events = run(client, emu.base_url, body(model=PLUS, enable_thinking=False))
+    assert "reasoning_content" not in deltas(events)[0]
+    assert "reasoning_tokens" not in usage(events)["completion_tokens_details"]
+
+
+def reasoning_first(events: list[Any]) -> None:
+    """The stream opens for reasoning, streams all of it, then the answer."""
+    ds = deltas(events)
+    assert ds[0] == {"content": None, "role": "assistant", "reasoning_content": ""}
+    order = ["r" if d.get("reasoning_content") else "c" if d.get("content") else "-" for d in ds]
+    assert "r" in order and "c" in order
+    assert order.index("c") > len(order) - 1 - order[::-1].index("r")
+
+
+@pytest.mark.parametrize("effort", [None, "minimal", "low", "medium", "high", "xhigh", "max"])
+def test_qwen3_8_streams_its_reasoning_before_the_answer(emu, client, effort):
+    extra = {} if effort is None else {"reasoning_effort": effort}
+    events = run(client, emu.base_url, body(model=THINKER, **extra))
+    reasoning_first(events)
+    reasoning = text_of(events, "reasoning_content")
+    assert "emulator" in reasoning
+    details = usage(events)["completion_tokens_details"]
+    assert details["reasoning_tokens"] == tokens.text_tokens(reasoning, THINKER)
+    assert details["text_tokens"] == tokens.text_tokens(text_of(events), THINKER)
+    assert "audio_tokens" not in details
+
+
+def test_qwen3_8_with_reasoning_effort_none_answers_without_reasoning(emu, client):
+    events = run(client, emu.base_url, body(model=THINKER, reasoning_effort="none"))
+    ds = deltas(events)
+    assert ds[0] == {"content": "", "role": "assistant"}
+    assert not any(d.get("reasoning_content") for d in ds)
+    assert "emulator" in text_of(events)
+    assert finish(events)["finish_reason"] == "stop"
+    assert usage(events)["completion_tokens_details"] == {
+        "text_tokens": tokens.text_tokens(text_of(events), THINKER)}
+
+
+@pytest.mark.parametrize("effort", ["extreme", "", "LOWEST", 3, True])
+def test_qwen3_8_refuses_an_unknown_reasoning_effort(emu, client, effort):
+    message = refused(client, emu, body(model=THINKER, reasoning_effort=effort))
+    assert "reasoning_effort must be one of none, minimal, low, medium, high, xhigh, max" in message
+    assert json.dumps(effort) in message
+
+
+@pytest.mark.parametrize("payload", [
+    body(model=THINKER, reasoning_effort="low", thinking_budget=512),
+    body(model=THINKER, reasoning_effort="none", thinking_budget=512),
+    body(model=FLASH, enable_thinking=True, reasoning_effort="low", thinking_budget=512),
+])
+def test_reasoning_effort_and_thinking_budget_together_are_refused(emu, client, payload):
+    message = refused(client, emu, payload)
+    assert "reasoning_effort and thinking_budget cannot be set together" in message
+
+
+def test_flash_still_takes_a_thinking_budget(emu, client):
+    events = run(client, emu.base_url, body(model=FLASH, enable_thinking=True, thinking_budget=512))
+    reasoning_first(events)
+
+
+def test_qwen3_5_speaks_as_tina_and_bills_the_hidden_speech_prompt(emu, client):
+    spoken = run(client, emu.base_url, speech_body(model=PLUS, voice="Tina"))
+    written = run(client, emu.base_url, body(model=PLUS))
+    text_in = tokens.text_tokens("Who are you?", PLUS) + tokens.MESSAGE_OVERHEAD
+    assert usage(written)["prompt_tokens_details"] == {"text_tokens": text_in}
+    u = usage(spoken)
+    assert u["prompt_tokens_details"] == {"text_tokens": text_in + SPEECH_PROMPT}
+    assert u["prompt_tokens"] == text_in + SPEECH_PROMPT
+    _, pcm = audio_of(spoken)
+    # Qwen3.5-Omni speaks at 12.5 tokens per second, as Qwen3-Omni-Flash does.
+    assert u["completion_tokens_details"]["audio_tokens"] == math.ceil(pcm.size / SAMPLE_RATE * 12.5)
+    assert u["completion_tokens_details"]["text_tokens"] == tokens.text_tokens(text_of(spoken), PLUS)
+    assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
+    assert "speaking as Tina" in text_of(spoken)
+    assert f"about {text_in + SPEECH_PROMPT} prompt tokens" in text_of(spoken)
+
+
+def test_qwen3_5_allows_a_system_message_with_speech(emu, client):
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    events = run(client, emu.base_url, speech_body(model=PLUS, voice="Tina", messages=messages))
+    assert finish(events)["delta"] == {"audio": {"transcript": ""}}
+
+
+def test_turbo_speech_is_billed_at_25_tokens_per_second(emu, client):
+    events = run(client, emu.base_url, speech_body(model=TURBO, voice="Cherry"))
+    _, pcm = audio_of(events)
+    seconds = pcm.size / SAMPLE_RATE
+    assert seconds > 1
+    u = usage(events)
+    assert u["completion_tokens_details"]["audio_tokens"] == math.ceil(seconds * 25)
+    text_in = tokens.text_tokens("Who are you?", TURBO) + tokens.MESSAGE_OVERHEAD + SPEECH_PROMPT
+    assert u["prompt_tokens_details"] == {"text_tokens": text_in}
+
+
+@pytest.mark.parametrize("model, voice", [
+    (PLUS, "Zed"), (PLUS, "Nobody Known"), ("qwen3.5-omni-flash", "Zed"),
+    ("qwen3.5-omni-plus-2026-03-15", "Cherry"), (FLASH, "Zed"),
+])
+def test_an_unknown_voice_from_an_unconfirmed_list_is_accepted(emu, client, model, voice):
+    events = run(client, emu.base_url, speech_body(model=model, voice=voice))
+    assert f"speaking as {voice}" in text_of(events)
+    assert audio_of(events)[1].size > 0
 
 
 def test_not_json_and_wrong_path(emu, client):
@@ -333,6 +526,10 @@ def test_openai_style_path_and_model_list(emu, client):
         r.read()
     ids = [m["id"] for m in client.get(f"{emu.base_url}/models").json()["data"]]
     assert "qwen3-omni-flash" in ids and "qwen-omni-turbo" in ids
+    assert {"qwen3.8-omni-flash", "qwen3.5-omni-plus", "qwen3.5-omni-flash",
+            "qwen3.5-omni-plus-2026-03-15", "qwen3-omni-flash-2025-09-15"} <= set(ids)
+    assert len(ids) == len(set(ids))
+    assert set(ids) == set(catalog.default().models)  # the catalog's models, no others
 
 
 def test_request_count_counts_posts_including_rejected_ones():

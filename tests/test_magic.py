@@ -8,9 +8,10 @@ import httpx
 import pytest
 import soundfile as sf
 from IPython.core.error import UsageError
+from IPython.core.magic_arguments import parse_argstring
 from IPython.utils.capture import capture_output
 
-from omni_magic import InvalidRequest, OmniClient, OmniResponse, StreamCutShort
+from omni_magic import InvalidRequest, OmniClient, OmniError, OmniResponse, StreamCutShort
 
 CANARY = "sk-canary-0123456789abcdef"
 
@@ -71,30 +72,210 @@ def test_text_only_sends_no_audio(ip):
     assert reply.text and reply.audio.size == 0 and reply.request["modalities"] == ["text"]
 
 
+def test_the_default_model_speaks_as_tina(ip):
+    run(ip, "--out reply", "Hello")
+    reply = ip.user_ns["reply"]
+    assert reply.request["model"] == "qwen3.5-omni-plus"
+    assert reply.request["audio"] == {"voice": "Tina", "format": "wav"} and reply.voice == "Tina"
+    assert reply.audio.size > 0 and not any("thinking" in key for key in reply.request)
+
+
 def test_think_turns_speech_off_with_a_note(ip):
-    cap = run(ip, "--think --out reply", "Why is the sky blue?")
+    # Qwen3-Omni-Flash is the speaking family that thinks; thinking answers in text only.
+    cap = run(ip, "-m qwen3-omni-flash --think --out reply", "Why is the sky blue?")
     reply = ip.user_ns["reply"]
     assert "speech is off" in texts(cap)
     assert reply.reasoning and reply.text and reply.audio.size == 0
     assert reply.request["enable_thinking"] is True and "audio" not in reply.request
+    assert reply.request["modalities"] == ["text"]
 
 
 def test_think_with_a_voice_is_refused_before_sending(ip):
     run(ip, "--text-only", "warm up")  # starts the emulator so the count is observable
     before = requests_seen(ip)
     with pytest.raises(UsageError, match="--think"):
-        run(ip, "--think -v Ethan", "Hi")
+        run(ip, "-m qwen3-omni-flash --think -v Ethan", "Hi")
     assert requests_seen(ip) == before
+
+
+def test_think_on_the_default_model_is_refused_naming_the_models_that_think(ip):
+    run(ip, "--text-only", "warm up")
+    before = requests_seen(ip)
+    for line in ("--think", "--think --text-only", "--effort low"):
+        with pytest.raises(InvalidRequest, match="qwen3.8-omni-flash") as info:
+            run(ip, line, "Hi")
+        assert "qwen3.5-omni-plus has no thinking mode" in str(info.value)
+        assert "qwen3-omni-flash" in str(info.value)
+    assert requests_seen(ip) == before
+
+
+def test_think_from_the_config_trait_is_refused_on_the_default_model_too(ip):
+    ip.run_line_magic("config", "OmniMagics.thinking = True")
+    with pytest.raises(InvalidRequest, match="qwen3.8-omni-flash"):
+        run(ip, "--dry-run", "Hi")
+    out = texts(run(ip, "--no-think --dry-run", "Hi"))  # the cell's option wins over the trait
+    assert '"model": "qwen3.5-omni-plus"' in out and "enable_thinking" not in out
+
+
+def test_qwen38_answers_in_text_with_one_note_and_streams_its_reasoning(ip):
+    cap = run(ip, "-m qwen3.8-omni-flash --out reply", "Why is the sky blue?")
+    out = texts(cap)
+    notes = [line for line in out.splitlines() if "answers in text only" in line]
+    assert notes == ["qwen3.8-omni-flash answers in text only: speech is off for this cell "
+                     "(qwen3.5-omni-plus speaks)."]  # one line, said once
+    assert "Thinking mode answers in text only" not in out  # not a second note for the same thing
+    reply = ip.user_ns["reply"]
+    assert reply.error is None and reply.reasoning and reply.text and reply.audio.size == 0
+    assert reply.request["modalities"] == ["text"] and "audio" not in reply.request
+    # Thinking is its default: nothing to ask for, and no enable_thinking (a Qwen3-Omni-Flash field).
+    assert "enable_thinking" not in reply.request and "reasoning_effort" not in reply.request
+    assert "[reasoning]" in out and out.index("[reasoning]") < out.index("[answer]")
+
+
+def test_qwen38_no_think_streams_no_reasoning(ip):
+    run(ip, "-m qwen3.8-omni-flash --no-think --out reply", "Why is the sky blue?")
+    reply = ip.user_ns["reply"]
+    assert reply.error is None and reply.text and not reply.reasoning
+    assert reply.request["reasoning_effort"] == "none"
+
+
+@pytest.mark.parametrize("line, effort", [
+    ("--no-think", "none"),
+    ("--effort low", "low"),
+    ("--effort none", "none"),
+    ("--think --effort max", "max"),
+])
+def test_qwen38_effort_goes_into_the_dry_run_body(ip, line, effort):
+    cap = run(ip, f"-m qwen3.8-omni-flash --dry-run {line}", "Hi")
+    out = texts(cap)
+    assert f'"reasoning_effort": "{effort}"' in out and out.count('"reasoning_effort"') == 1
+    assert "enable_thinking" not in out and '"audio"' not in out
+    assert '"modalities": [\n    "text"\n  ]' in out
+    assert "answers in text only" in out and "Dry run: nothing was sent." in out
+    assert magics(ip)._client._emulator is None  # nothing started, nothing sent
+
+
+def test_qwen38_refuses_a_voice_and_bad_effort_before_sending(ip):
+    run(ip, "--text-only", "warm up")
+    before = requests_seen(ip)
+    with pytest.raises(UsageError, match="text only"):
+        run(ip, "-m qwen3.8-omni-flash -v Tina", "Hi")
+    with pytest.raises(InvalidRequest, match="not a level"):
+        run(ip, "-m qwen3.8-omni-flash --effort huge", "Hi")
+    with pytest.raises(InvalidRequest, match="--no-think"):
+        run(ip, "-m qwen3.8-omni-flash --no-think --effort low", "Hi")
+    with pytest.raises(UsageError, match="contradict"):
+        run(ip, "-m qwen3.8-omni-flash --think --no-think", "Hi")
+    assert requests_seen(ip) == before
+
+
+def test_search_asks_for_the_agent_strategy(ip):
+    out = texts(run(ip, "--search --dry-run", "What happened today?"))
+    assert '"enable_search": true' in out
+    assert '"search_options": {\n    "search_strategy": "agent"\n  }' in out
+    out = texts(run(ip, "--dry-run", "What happened today?"))
+    assert "enable_search" not in out and "search_options" not in out  # off unless asked
+    run(ip, "-m qwen3.8-omni-flash --search --out reply", "What happened today?")
+    reply = ip.user_ns["reply"]
+    assert reply.error is None and reply.request["enable_search"] is True
+
+
+def test_search_trait_sets_the_default(ip):
+    ip.run_line_magic("config", "OmniMagics.search = True")
+    out = texts(run(ip, "--dry-run", "What happened today?"))
+    assert '"enable_search": true' in out
+
+
+def test_hi_res_sends_the_flag_and_counts_the_image_at_high_resolution(ip, tmp_path):
+    import media
+
+    path = tmp_path / "big.png"
+    path.write_bytes(media.png(2048, 2048))
+    out = texts(run(ip, f"--dry-run -i {path}", "Describe"))
+    assert "vl_high_resolution_images" not in out and "image big.png [image]: 1,227" in out
+    out = texts(run(ip, f"--hi-res --dry-run -i {path}", "Describe"))
+    assert '"vl_high_resolution_images": true' in out
+    assert "image big.png [image]: 4,098" in out  # 64x64 blocks + 2: past the 1,280 cap
+    run(ip, f"--hi-res --text-only --out reply -i {path}", "Describe")
+    reply = ip.user_ns["reply"]
+    assert reply.error is None and reply.request["vl_high_resolution_images"] is True
+    assert reply.usage["prompt_tokens_details"]["image_tokens"] == 4098  # the emulator agrees
+
+
+@pytest.mark.parametrize("line, fix", [
+    ("-m qwen3-omni-flash --search", "no web search"),
+    ("-m qwen3-omni-flash --hi-res", "vl_high_resolution_images"),
+    ("-m qwen-omni-turbo --search", "no web search"),
+    ("-m qwen-omni-turbo --hi-res", "vl_high_resolution_images"),
+    ("-m qwen3-omni-flash --effort low", "reasoning_effort"),
+])
+def test_search_hi_res_and_effort_are_refused_where_the_model_lacks_them(ip, line, fix):
+    run(ip, "--text-only", "warm up")
+    before = requests_seen(ip)
+    with pytest.raises(InvalidRequest, match=fix):
+        run(ip, line, "Hello there")
+    assert requests_seen(ip) == before
+
+
+def test_an_unknown_voice_on_qwen35_warns_and_is_sent(ip):
+    cap = run(ip, "-v Zorro --out reply", "Hello")
+    assert "Voice 'Zorro' is not in omni_magic's list for qwen3.5-omni-plus" in texts(cap)
+    reply = ip.user_ns["reply"]
+    assert reply.request["audio"]["voice"] == "Zorro"
+    assert reply.error is None and reply.audio.size > 0  # the emulator refuses only confirmed lists
+
+
+def test_max_tokens_above_qwen35s_unconfirmed_limit_warns_and_is_sent(ip):
+    cap = run(ip, "--text-only --max-tokens 65537 --out reply", "Hello")
+    out = texts(cap)
+    assert "--max-tokens 65537 exceeds qwen3.5-omni-plus's output limit of 65,536" in out
+    assert "not confirmed" in out
+    reply = ip.user_ns["reply"]
+    assert reply.error is None and reply.request["max_tokens"] == 65537
+    assert "max_completion_tokens" not in reply.request
+    cap = run(ip, "--text-only --max-tokens 65536 --out reply", "Hello")
+    assert "output limit" not in texts(cap)
+
+
+def test_max_tokens_at_qwen3_omni_flash_limit_is_sent(ip):
+    cap = run(ip, "-m qwen3-omni-flash --text-only --max-tokens 16384 --out reply", "Hello")
+    assert "output limit" not in texts(cap)
+    assert ip.user_ns["reply"].request["max_tokens"] == 16384
+
+
+def test_a_model_outside_the_catalog_goes_through_with_a_note(ip):
+    run(ip, "--text-only", "warm up")
+    before = requests_seen(ip)
+    with capture_output() as cap:
+        with pytest.raises(OmniError, match="model_not_found") as info:
+            ip.run_cell_magic("omni", "-m no-such-model --text-only --out reply", "Hello there")
+    assert not isinstance(info.value, InvalidRequest)  # the service (here the emulator) refused
+    assert "404" in str(info.value) and "no-such-model" in str(info.value)
+    assert requests_seen(ip) == before + 1  # it was sent
+    assert ("no-such-model is not in omni_magic's catalog: limits and estimates not checked; "
+            "the service decides.") in texts(cap)
+    assert ip.user_ns["reply"].error is info.value
+
+
+def test_an_unknown_model_in_a_dry_run_shows_the_note_and_sends_nothing(ip):
+    cap = run(ip, "-m qwen4-omni-plus --dry-run", "Hello")
+    out = texts(cap)
+    assert "qwen4-omni-plus is not in omni_magic's catalog" in out and "the service decides" in out
+    assert '"model": "qwen4-omni-plus"' in out and "Dry run: nothing was sent." in out
+    assert '"voice": "Tina"' in out and "voice of the default model" in out
+    assert magics(ip)._client._emulator is None  # nothing started, nothing sent
 
 
 @pytest.mark.parametrize(
     "line, fix",
     [
-        ("-v Serena", "voices"),  # a turbo voice on qwen3-omni-flash
+        ("-m qwen3-omni-flash-0915 -v Serena", "voices"),  # not in its confirmed list of 17
+        ("-m qwen-omni-turbo -v Tina", "voices"),
         ("-m qwen-omni-turbo --system 'Be brief.'", "--text-only"),
-        ("-m no-such-model", "Known Qwen-Omni models"),
         ("-m qwen-omni-turbo --think", "qwen3-omni-flash"),
-        ("--max-tokens 999999", "output limit"),
+        ("--think", "qwen3.8-omni-flash"),  # Qwen3.5-Omni has no thinking
+        ("-m qwen3-omni-flash --max-tokens 16385", "output limit"),  # confirmed: refused
+        ("-m qwen3.8-omni-flash --max-tokens 131073", "output limit"),
         ("--max-tokens 0", "positive"),
     ],
 )
@@ -107,7 +288,7 @@ def test_rule_violations_are_refused_with_the_fix_and_send_nothing(ip, line, fix
 
 
 def test_errors_render_as_one_paragraph_not_a_traceback(ip):
-    result = ip.run_cell("%%omni -v Serena\nHello")
+    result = ip.run_cell("%%omni -m qwen3-omni-flash-0915 -v Serena\nHello")
     assert isinstance(result.error_in_exec, InvalidRequest)
     rendered = result.error_in_exec._render_traceback_()
     assert len(rendered) == 1 and "Serena" in rendered[0]
@@ -174,7 +355,9 @@ def test_dry_run_shows_the_request_with_the_key_masked_and_sends_nothing(ip, mon
     out = texts(cap)
     assert "POST https://dashscope-intl.aliyuncs.com/compatible-mode/v1/chat/completions" in out
     assert "Authorization: Bearer ********" in out and CANARY not in out
-    assert '"stream": true' in out and '"voice": "Cherry"' in out
+    assert '"stream": true' in out and '"voice": "Tina"' in out
+    assert '"model": "qwen3.5-omni-plus"' in out
+    assert "speech prompt (hidden) [text]: 196" in out  # the service's hidden speech prompt
     assert '"content": "Answer in French."' in out  # the quotes are the shell's, not the message's
     assert magics(ip)._client._emulator is None  # nothing started, nothing sent
 
@@ -185,11 +368,46 @@ def test_region_cn_goes_to_beijing(ip, monkeypatch):
     assert "https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions" in out
 
 
+@pytest.mark.parametrize("line, url", [
+    ("--region us", "{us}"),
+    ("--region hk", "{hk}"),
+    ("--workspace ws123", "https://ws123.ap-southeast-1.maas.aliyuncs.com/compatible-mode/v1"),
+    ("--region jp --workspace ws123", "https://ws123.ap-northeast-1.maas.aliyuncs.com/compatible-mode/v1"),
+    ("--region de --workspace ws123", "https://ws123.eu-central-1.maas.aliyuncs.com/compatible-mode/v1"),
+])
+def test_regions_and_workspaces_choose_the_endpoint(ip, monkeypatch, line, url):
+    from omni_magic import catalog
+
+    regions = catalog.default().regions
+    url = url.format(us=regions["us"].base_url, hk=regions["hk"].base_url)
+    monkeypatch.setenv("DASHSCOPE_API_KEY", CANARY)
+    out = texts(run(ip, f"--dry-run -m qwen3.8-omni-flash {line}", "Hi"))
+    assert f"POST {url}/chat/completions" in out
+
+
+def test_a_region_without_a_shared_endpoint_or_unknown_is_refused(ip, monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", CANARY)
+    with pytest.raises(InvalidRequest, match="--workspace"):
+        run(ip, "--dry-run -m qwen3.8-omni-flash --region jp", "Hi")
+    with pytest.raises(InvalidRequest, match="Unknown region 'xx': use one of intl"):
+        run(ip, "--dry-run --region xx", "Hi")
+
+
+def test_the_endpoint_follows_dashscope_base_url_unless_a_region_is_chosen(ip, monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", CANARY)
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", "https://dashscope.aliyuncs.com/compatible-mode/v1")
+    out = texts(run(ip, "--dry-run", "Hi"))
+    assert "POST https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions" in out
+    assert magics(ip)._client.backend.region == "cn"
+    out = texts(run(ip, "--dry-run --region intl", "Hi"))
+    assert "POST https://dashscope-intl.aliyuncs.com/compatible-mode/v1/chat/completions" in out
+
+
 def _install_client(shell, handler, base_url="http://test.invalid/v1"):
     shell.run_line_magic("config", f"OmniMagics.base_url = '{base_url}'")
     m = magics(shell)
     m._client = OmniClient(base_url=base_url, transport=httpx.MockTransport(handler), max_retries=0)
-    m._client_settings = m._settings("intl", base_url)
+    m._client_settings = m._settings(parse_argstring(m.omni, ""))
 
 
 def test_a_stream_cut_short_keeps_the_partial_answer_in_out(ip):
@@ -227,7 +445,9 @@ def test_line_commands(ip):
     assert "qwen3-omni-flash" in models and "qwen-omni-turbo-0326" in models
     voices = texts(run_line(ip, "voices qwen-omni-turbo"))
     assert "Serena" in voices and "Chelsie" in voices and "Jada" not in voices
-    assert "Cantonese" in texts(run_line(ip, "voices"))
+    default = texts(run_line(ip, "voices"))  # the default model's
+    assert "qwen3.5-omni-plus: 56 voices" in default and "Tina (default)" in default
+    assert "Cantonese" in default
     run(ip, "--text-only", "Remember this.")
     assert "Remember this." in texts(run_line(ip, "history"))
     run_line(ip, "reset")
@@ -253,7 +473,7 @@ def test_config_traits_set_the_defaults(ip):
     try:
         run(ip, "--out reply", "Hi")
     finally:
-        ip.run_line_magic("config", "OmniMagics.model = 'qwen3-omni-flash'")
+        ip.run_line_magic("config", "OmniMagics.model = 'qwen3.5-omni-plus'")
         ip.run_line_magic("config", "OmniMagics.audio = True")
     reply = ip.user_ns["reply"]
     assert reply.request["model"] == "qwen-omni-turbo" and reply.request["modalities"] == ["text"]
@@ -313,3 +533,91 @@ def test_interrupting_the_kernel_keeps_the_partial_answer(ip):
     assert getattr(stream, "closed", False)  # the connection was released at once
     assert "Interrupted" in texts(cap)
     assert ip.user_ns["_"] is partial
+
+
+def _models_table(shell) -> dict[str, str]:
+    """%omni models as {model id: its row}, legacy marks left on the row."""
+    rows = {}
+    for line in texts(run_line(shell, "models")).splitlines():
+        if line.startswith("qwen"):
+            rows[line.split()[0]] = line
+    return rows
+
+
+def test_models_lists_the_2026_families_and_marks_the_legacy_ones(ip):
+    rows = _models_table(ip)
+    assert {"qwen3.5-omni-plus", "qwen3.5-omni-flash", "qwen3.8-omni-flash"} <= set(rows)
+    plus, flash38 = rows["qwen3.5-omni-plus"], rows["qwen3.8-omni-flash"]
+    assert "Qwen3.5-Omni" in plus and "text + speech" in plus and "56*" in plus
+    assert " no " in plus  # no thinking
+    assert "Qwen3.8-Omni-Flash" in flash38 and "text + speech" not in flash38
+    assert "on (xhigh)" in flash38 and "131,072" in flash38
+    assert "--think" in rows["qwen3-omni-flash"] and "49*" in rows["qwen3-omni-flash"]
+    assert "49*" not in rows["qwen3-omni-flash-2025-12-01"]  # confirmed on the snapshot
+    turbo = [line for line in texts(run_line(ip, "models")).splitlines()
+             if line.startswith(("qwen-omni-turbo", "qwen2.5-omni"))]
+    assert len(turbo) == 5 and all("(legacy)" in line for line in turbo)
+    assert not any("(legacy)" in row for name, row in rows.items()
+                   if name.startswith(("qwen3.5", "qwen3.8", "qwen3-omni")))
+    assert "not confirmed" in texts(run_line(ip, "models"))  # what the * means
+
+
+def test_voices_say_whether_the_list_is_confirmed(ip):
+    plus = texts(run_line(ip, "voices qwen3.5-omni-plus"))
+    assert "qwen3.5-omni-plus: 56 voices, NOT confirmed" in plus and "Tina (default)" in plus
+    assert "warning" in plus  # what an unlisted voice does
+    turbo = texts(run_line(ip, "voices qwen-omni-turbo"))
+    assert "confirmed by the service's documentation" in turbo and "NOT confirmed" not in turbo
+    assert "Cherry (default)" in turbo
+    snapshot = texts(run_line(ip, "voices qwen3-omni-flash-2025-12-01"))
+    assert "49 voices, confirmed" in snapshot
+    text_only = texts(run_line(ip, "voices qwen3.8-omni-flash"))
+    assert "qwen3.8-omni-flash answers in text only" in text_only and "no voices" in text_only
+    with pytest.raises(UsageError, match="not in omni_magic's catalog"):
+        run_line(ip, "voices no-such-model")
+
+
+def test_a_catalog_file_adds_a_model(ip, tmp_path):
+    path = tmp_path / "extra.json"
+    path.write_text('{"models": {"qwen3.5-omni-max": {"extends": "qwen3.5-omni-plus"}}}')
+    assert "qwen3.5-omni-max" not in _models_table(ip)
+    ip.run_line_magic("config", f"OmniMagics.catalog_file = '{path}'")
+    rows = _models_table(ip)
+    assert "qwen3.5-omni-max" in rows and "Qwen3.5-Omni" in rows["qwen3.5-omni-max"]
+    assert "qwen3.5-omni-plus" in rows  # merged over the shipped catalog, not instead of it
+    assert str(path) in texts(run_line(ip, "models"))  # the caption names the file
+    assert "Tina (default)" in texts(run_line(ip, "voices qwen3.5-omni-max"))
+    out = texts(run(ip, "-m qwen3.5-omni-max --dry-run", "Hi"))
+    assert "not in omni_magic's catalog" not in out and '"voice": "Tina"' in out
+    run(ip, "-m qwen3.5-omni-max --out reply", "Hi")  # the emulator serves it too
+    reply = ip.user_ns["reply"]
+    assert reply.error is None and reply.request["model"] == "qwen3.5-omni-max"
+    assert reply.voice == "Tina" and reply.audio.size > 0
+    with pytest.raises(InvalidRequest, match="no thinking"):  # the family's rules apply to it
+        run(ip, "-m qwen3.5-omni-max --think", "Hi")
+    ip.run_line_magic("config", "OmniMagics.catalog_file = ''")
+    assert "qwen3.5-omni-max" not in _models_table(ip)
+
+
+def test_a_malformed_catalog_file_is_a_usage_error_naming_the_file_and_line(ip, tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{\n  "models": {\n    "qwen3.5-omni-max": {"extends": "qwen3.5-omni-plus",}\n  }\n}\n')
+    ip.run_line_magic("config", f"OmniMagics.catalog_file = '{path}'")
+    with pytest.raises(UsageError) as info:
+        run_line(ip, "models")
+    assert str(path) in str(info.value) and "line 3" in str(info.value)
+    with pytest.raises(UsageError, match="line 3"):  # a cell fails the same way, before sending
+        run(ip, "--text-only", "Hi")
+    assert magics(ip)._client is None
+
+
+
+def test_a_catalog_file_with_a_wrong_entry_names_the_file_and_line(ip, tmp_path):
+    path = tmp_path / "wrong.json"
+    path.write_text('{\n  "models": {\n    "qwen3.5-omni-max": {\n'
+                    '      "extends": "qwen3.5-omni-nope"\n    }\n  }\n}\n')
+    ip.run_line_magic("config", f"OmniMagics.catalog_file = '{path}'")
+    with pytest.raises(UsageError) as info:
+        run_line(ip, "models")
+    message = str(info.value)
+    assert str(path) in message and "line 4" in message and "qwen3.5-omni-nope" in message

@@ -166,15 +166,35 @@ def test_frame_count_edges(ip, model, count, ok):
 def test_video_duration_edge_on_flash(ip, tmp_path, seconds, ok):
     path = write(tmp_path, "long.mp4", media.mp4(seconds=seconds, fps=1, width=32, height=32, with_audio=False))
     if ok:
-        ask(ip, f"--video {path}")
+        ask(ip, f"-m qwen3-omni-flash --video {path}")
     else:
-        refused(ip, f"--video {path}", "150 s")
+        refused(ip, f"-m qwen3-omni-flash --video {path}", "150 s")
 
 
-def test_two_kinds_of_media_are_refused(ip, tmp_path):
+def test_a_video_past_flashs_150_s_is_fine_on_the_default_model(ip, tmp_path):
+    path = write(tmp_path, "long.mp4", media.mp4(seconds=151, fps=1, width=32, height=32, with_audio=False))
+    reply, _ = ask(ip, f"--video {path}")
+    assert reply.request["model"] == "qwen3.5-omni-plus"
+    assert sent_parts(reply)[0]["type"] == "video_url"
+
+
+@pytest.mark.parametrize("model", ["qwen3-omni-flash", "qwen-omni-turbo"])
+def test_two_kinds_of_media_are_refused(ip, tmp_path, model):
     image = write(tmp_path, "a.png", media.png())
     sound = write(tmp_path, "b.wav", media.wav(1.0))
-    refused(ip, f"-i {image} -a {sound}", "one other kind")
+    refused(ip, f"-m {model} -i {image} -a {sound}", "one other kind")
+
+
+@pytest.mark.parametrize("model", ["qwen3.5-omni-plus", "qwen3.8-omni-flash"])
+def test_several_kinds_of_media_in_one_message_on_the_2026_models(ip, tmp_path, model):
+    image = write(tmp_path, "a.png", media.png())
+    sound = write(tmp_path, "b.wav", media.wav(1.0))
+    reply, _ = ask(ip, f"-m {model} -i {image} -a {sound}")
+    assert [p["type"] for p in sent_parts(reply)] == ["image_url", "input_audio", "text"]
+    by_modality = reply.estimate.by_modality()
+    assert by_modality["image"] > 0 and by_modality["audio"] > 0
+    reported = reply.usage["prompt_tokens_details"]  # the emulator took both
+    assert (reported["image_tokens"], reported["audio_tokens"]) == (by_modality["image"], by_modality["audio"])
 
 
 def test_a_mislabelled_file_gets_a_clear_error(ip, tmp_path):

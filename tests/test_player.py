@@ -79,7 +79,8 @@ def test_the_page_reporting_the_end_retires_the_player(ip, sent):
 
 @pytest.mark.parametrize("line, config", [
     ("--text-only", ""),
-    ("--think", ""),
+    ("-m qwen3-omni-flash --think", ""),  # thinking answers in text only
+    ("-m qwen3.8-omni-flash", ""),  # a model that answers in text only
     ("", "OmniMagics.live_audio = False"),
     ("", "OmniMagics.display_mode = 'text'"),
 ])

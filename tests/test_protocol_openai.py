@@ -65,7 +65,8 @@ def test_thinking_stream_matches(emulator):
         extra_body={"enable_thinking": True},
     )
     with OmniClient(base_url=emulator.base_url) as client:
-        reply = client.chat("Why is the sky blue?", thinking=True, audio=False)
+        reply = client.chat("Why is the sky blue?", model="qwen3-omni-flash", thinking=True,
+                            audio=False)
     assert reasoning and reasoning == reply.reasoning
     assert text == reply.text and pcm == b""
 
@@ -78,5 +79,63 @@ def test_sdk_sees_the_services_error_shape(emulator):
             modalities=["text", "audio"], audio={"voice": "Cherry", "format": "wav"},
             extra_body={"enable_thinking": True},
         )
+    assert caught.value.code == "invalid_parameter_error"
+    sdk.close()
+
+
+def test_the_default_model_speaks_as_tina_and_matches(emulator):
+    messages = [{"role": "user", "content": "Who are you?"}]
+    text, _, pcm, usage = sdk_read(
+        emulator.base_url, model="qwen3.5-omni-plus", messages=messages,
+        modalities=["text", "audio"], audio={"voice": "Tina", "format": "wav"},
+    )
+    with OmniClient(base_url=emulator.base_url) as client:
+        request = client.prepare("Who are you?")
+        assert request.body["model"] == "qwen3.5-omni-plus"
+        assert request.body["audio"] == {"voice": "Tina", "format": "wav"}
+        reply = client.chat("Who are you?")
+    assert reply.error is None
+    assert text == reply.text and len(pcm) > 24000 and pcm == reply.audio.tobytes()
+    assert usage["total_tokens"] == reply.usage["total_tokens"]
+
+
+def test_qwen38_streams_reasoning_by_default_and_matches(emulator):
+    messages = [{"role": "user", "content": "Why is the sky blue?"}]
+    text, reasoning, pcm, usage = sdk_read(
+        emulator.base_url, model="qwen3.8-omni-flash", messages=messages, modalities=["text"],
+    )
+    with OmniClient(base_url=emulator.base_url) as client:
+        reply = client.chat("Why is the sky blue?", model="qwen3.8-omni-flash")
+    assert reply.error is None
+    assert reasoning and reasoning == reply.reasoning
+    assert text == reply.text and pcm == b"" and reply.audio.size == 0
+    assert usage["completion_tokens_details"]["reasoning_tokens"] == (
+        reply.usage["completion_tokens_details"]["reasoning_tokens"])
+
+
+def test_qwen38_without_thinking_matches_reasoning_effort_none(emulator):
+    messages = [{"role": "user", "content": "Why is the sky blue?"}]
+    text, reasoning, _, _ = sdk_read(
+        emulator.base_url, model="qwen3.8-omni-flash", messages=messages, modalities=["text"],
+        extra_body={"reasoning_effort": "none"},
+    )
+    with OmniClient(base_url=emulator.base_url) as client:
+        reply = client.chat("Why is the sky blue?", model="qwen3.8-omni-flash", thinking=False)
+    assert reasoning == "" == reply.reasoning
+    assert text == reply.text
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(model="qwen3.8-omni-flash", modalities=["text", "audio"],
+          audio={"voice": "Tina", "format": "wav"}),
+     dict(model="qwen3.5-omni-plus", modalities=["text"], extra_body={"enable_thinking": True})],
+    ids=["speech-on-qwen3.8", "thinking-on-qwen3.5"],
+)
+def test_sdk_sees_the_new_families_refusals(emulator, options):
+    sdk = openai.OpenAI(api_key="not-needed", base_url=emulator.base_url, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.chat.completions.create(messages=[{"role": "user", "content": "Hi"}], stream=True,
+                                    **options)
     assert caught.value.code == "invalid_parameter_error"
     sdk.close()

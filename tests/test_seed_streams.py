@@ -157,11 +157,19 @@ def test_client_reads_the_seed_however_it_is_cut(name, mode):
     assert all(stream.closed for stream in replay.streams)
 
 
+@pytest.fixture(autouse=True)
+def no_endpoint_in_environment(monkeypatch):
+    monkeypatch.delenv(catalog.BASE_URL_ENV, raising=False)
+
+
 def test_strict_mode_really_went_to_dashscope():
     replay = Replay(SEEDS["who_are_you"])
     with OmniClient(api_key="sk-test", transport=httpx.MockTransport(replay)) as client:
-        client.chat("Who are you?")
-    assert str(replay.requests[0].url) == f"{catalog.REGIONS['intl']}/chat/completions"
+        assert client.backend.kind == "dashscope"
+        client.chat("Who are you?", model="qwen3-omni-flash")
+    assert str(replay.requests[0].url) == (
+        f"{catalog.default().regions['intl'].base_url}/chat/completions")
+    assert replay.requests[0].url.host == "dashscope-intl.aliyuncs.com"
 
 
 def test_the_speech_chunk_keeps_its_odd_byte_out_of_the_samples():
@@ -179,7 +187,7 @@ def test_the_speech_chunk_keeps_its_odd_byte_out_of_the_samples():
 def test_the_thinking_seed_has_no_speech_to_save(tmp_path):
     seed = SEEDS["thinking"]
     with OmniClient(base_url="http://test/v1", transport=httpx.MockTransport(Replay(seed))) as client:
-        response = client.chat("Think", thinking=True, audio=False)
+        response = client.chat("Think", model="qwen3-omni-flash", thinking=True, audio=False)
     assert response.usage["completion_tokens_details"]["reasoning_tokens"] == 195
     with pytest.raises(OmniError, match="no speech"):
         response.save_audio(tmp_path / "x.wav")
@@ -189,7 +197,8 @@ def test_the_thinking_seed_has_no_speech_to_save(tmp_path):
 def test_the_usage_event_carries_the_reported_figures(name):
     seed = SEEDS[name]
     with OmniClient(base_url="http://test/v1", transport=httpx.MockTransport(Replay(seed))) as client:
-        usage = client.chat("Hi", **seed.options).usage_event
+        # Both seeds are qwen3-omni-flash's answers (the only speaking family that thinks).
+        usage = client.chat("Hi", model="qwen3-omni-flash", **seed.options).usage_event
     assert usage.prompt_tokens == seed.usage["prompt_tokens"]
     assert usage.completion_tokens == seed.usage["completion_tokens"]
     assert usage.total_tokens == seed.usage["total_tokens"]

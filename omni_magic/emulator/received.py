@@ -11,6 +11,7 @@ from ..dialects import DASHSCOPE
 from ..errors import InvalidRequest
 from ..probe import probe_video
 from .media import audio_seconds, human_bytes, image_size, load
+from .validate import thinks
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,15 @@ class Received:
 def summarize(body: dict[str, Any], model: Model, dialect: str = DASHSCOPE) -> Received:
     """Summarize a body that validate() accepted in ``dialect``."""
     messages = body["messages"]
+    hi_res = body.get("vl_high_resolution_images") is True and model.family.hi_res
     text_tokens = 0
     media: dict[str, int] = {}
     uncounted = False
     last_user: tuple[str, tuple[Attachment, ...]] = ("", ())
     for message in messages:
         text, parts = _split(message.get("content"))
-        text_tokens += tokens.text_tokens(text) + tokens.MESSAGE_OVERHEAD
-        found = tuple(_describe(part, model.id) for part in parts)
+        text_tokens += tokens.text_tokens(text, model) + tokens.MESSAGE_OVERHEAD
+        found = tuple(_describe(part, model, hi_res) for part in parts)
         for att in found:
             media[att.modality] = media.get(att.modality, 0) + (att.tokens or 0)
             if att.sound_tokens:
@@ -70,7 +72,7 @@ def summarize(body: dict[str, Any], model: Model, dialect: str = DASHSCOPE) -> R
     if dialect == DASHSCOPE:
         wants_audio = "audio" in body.get("modalities", ["text"])
         voice = body["audio"]["voice"] if wants_audio else None
-        thinking, audio_format, text_out = body.get("enable_thinking") is True, "wav", True
+        thinking, audio_format, text_out = thinks(body, model), "wav", True
     else:
         from . import vllm
 
@@ -78,6 +80,9 @@ def summarize(body: dict[str, Any], model: Model, dialect: str = DASHSCOPE) -> R
         voice = vllm.speaker(body, model) if "audio" in modalities else None
         thinking, audio_format = vllm.thinking(body, model), vllm.audio_format(body)
         text_out = "text" in modalities
+    if voice is not None and dialect == DASHSCOPE:
+        # The service's own examples: asking for speech adds a hidden system prompt.
+        text_tokens += model.family.tokens.speech_prompt_tokens
     return Received(
         model=model,
         model_name=body["model"],
@@ -90,7 +95,7 @@ def summarize(body: dict[str, Any], model: Model, dialect: str = DASHSCOPE) -> R
         uncounted=uncounted,
         voice=voice,
         thinking=thinking,
-        max_tokens=body.get("max_tokens"),
+        max_tokens=body.get("max_tokens", body.get("max_completion_tokens")),
         include_usage=isinstance(options, dict) and options.get("include_usage") is True,
         audio_format=audio_format,
         text_out=text_out,
@@ -105,10 +110,10 @@ def _split(content: Any) -> tuple[str, list[dict[str, Any]]]:
     return "\n".join(texts), [p for p in content if p.get("type") != "text"]
 
 
-def _describe(part: dict[str, Any], model: str) -> Attachment:
+def _describe(part: dict[str, Any], model: Model, hi_res: bool = False) -> Attachment:
     kind = part["type"]
     if kind == "image_url":
-        return _image(part["image_url"]["url"], model)
+        return _image(part["image_url"]["url"], model, hi_res)
     if kind == "input_audio":
         return _audio(part["input_audio"]["data"], model)
     if kind == "audio_url":  # vLLM's part for audio by URL or data URL
@@ -118,7 +123,7 @@ def _describe(part: dict[str, Any], model: str) -> Attachment:
     return _frames(part["video"], model)
 
 
-def _image(ref: str, model: str) -> Attachment:
+def _image(ref: str, model: Model, hi_res: bool = False) -> Attachment:
     payload = load(ref)
     if payload.data is None:
         return Attachment("image", "by URL", None)
@@ -127,10 +132,10 @@ def _image(ref: str, model: str) -> Attachment:
     if dims is None:
         return Attachment("image", f"{size}, not a readable image", None)
     return Attachment("image", f"{dims[0]}x{dims[1]} pixels, {size}",
-                      tokens.image_tokens(dims[0], dims[1], model))
+                      tokens.image_tokens(dims[0], dims[1], model, hi_res=hi_res))
 
 
-def _audio(ref: str, model: str) -> Attachment:
+def _audio(ref: str, model: Model) -> Attachment:
     payload = load(ref)
     if payload.data is None:
         return Attachment("audio", "an audio clip by URL", None)
@@ -144,7 +149,7 @@ def _audio(ref: str, model: str) -> Attachment:
                       tokens.audio_tokens(seconds, model))
 
 
-def _video(ref: str, model: str) -> Attachment:
+def _video(ref: str, model: Model) -> Attachment:
     payload = load(ref)
     if payload.data is None:
         return Attachment("video", "a video file by URL", None)
@@ -165,7 +170,7 @@ def _video(ref: str, model: str) -> Attachment:
     )
 
 
-def _frames(refs: list[str], model: str) -> Attachment:
+def _frames(refs: list[str], model: Model) -> Attachment:
     first = load(refs[0])
     dims = image_size(first.data) if first.data is not None else None
     what = f"a video of {len(refs)} frames"

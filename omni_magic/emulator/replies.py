@@ -52,16 +52,19 @@ def _what_arrived(r: Received) -> str:
 
 
 def _attachments(items: tuple[Attachment, ...]) -> str:
+    """Images grouped ("2 images (...)"), then the other parts in their order."""
     images = [a.description for a in items if a.modality == "image"]
+    said = []
     if images:
         s = "" if len(images) == 1 else "s"
-        return f"{len(images)} image{s} ({'; '.join(images)})"
-    return ", ".join(a.description for a in items)
+        said.append(f"{len(images)} image{s} ({'; '.join(images)})")
+    said += [a.description for a in items if a.modality != "image"]
+    return " and ".join(said)
 
 
 def _estimate(r: Received) -> str:
     counted = f"about {_count(r.prompt_tokens, 'prompt token')}"
-    how = "exact" if tokens.text_method().startswith("exact") else "estimated"
+    how = "exact" if tokens.text_method(r.model).startswith("exact") else "estimated"
     if r.uncounted:
         how += ", media by URL not counted"
     voice = f", speaking as {r.voice}" if r.voice else ""

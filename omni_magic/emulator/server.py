@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import dialects
-from ..catalog import MODELS, Model
+from .. import catalog as catalogs
+from ..catalog import Catalog, Model
 from ..recording import Recording, Recordings
 from . import vllm
 from .faults import HEADER, MALFORMED, Fault, FaultQueue, FaultSpecError, truncate_audio
@@ -91,9 +92,10 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], pacing: Pacing, tally: _Tally,
                  faults: FaultQueue, recordings: Recordings, limit: _Limit,
-                 dialect: str = dialects.DASHSCOPE) -> None:
+                 dialect: str = dialects.DASHSCOPE, catalog: Catalog | None = None) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.pacing = pacing
+        self.catalog = catalog or catalogs.default()
         self.dialect = dialect
         self.tally = tally
         self.faults = faults
@@ -148,8 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
                              "faults_queued": len(self.server.faults)})
         elif self._route() == "/models":
             owner = vllm.OWNED_BY if self.server.dialect == dialects.VLLM_OMNI else "system"
-            data = [{"id": m, "object": "model", "created": 0, "owned_by": owner}
-                    for m in MODELS]
+            data = [{"id": m.id, "object": "model", "created": 0, "owned_by": owner}
+                    for m in self.server.catalog.models.values()]
             self._json(200, {"object": "list", "data": data})
         else:
             self._not_found()
@@ -192,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise fault.refusal
             recording = self.server.recordings.find(raw) if fault is None else None
             if recording is None:
-                body, model = validate(raw, self.server.dialect)
+                body, model = validate(raw, self.server.dialect, self.server.catalog)
         except Rejected as err:
             self._json(err.status, self._error_body(err, uid), fault.headers if fault else {})
             return
@@ -327,13 +329,15 @@ class Emulator:
                  pacing: Pacing | None = None, *,
                  recordings: str | Path | None = None, replay_speed: float = 1.0,
                  max_streams: int | None = None, retry_after: float = 1.0,
-                 dialect: str = dialects.DASHSCOPE) -> None:
+                 dialect: str = dialects.DASHSCOPE, catalog: Catalog | None = None) -> None:
         """``recordings``: a recording file or a folder of them; a request whose body matches
         one byte for byte gets it back at ``replay_speed`` (1: as recorded; ``inf``: at once).
         ``max_streams``: answers at once; a request beyond them gets 429 with ``Retry-After``.
         ``dialect``: "dashscope", or "vllm-omni" (alias "vllm") to read requests and stream
-        answers the way vllm-omni does, and list the models as vLLM's."""
+        answers the way vllm-omni does, and list the models as vLLM's.
+        ``catalog``: the models it serves and their rules (default: the shipped catalog)."""
         self.host = host
+        self.catalog = catalog
         self.dialect = dialects.resolve(dialect)
         self._port = port
         self.pacing = pacing if pacing is not None else Pacing()
@@ -386,7 +390,7 @@ class Emulator:
     def start(self) -> str:
         if self._server is None:
             self._server = _Server((self.host, self._port), self.pacing, self._tally, self.faults,
-                                   self.recordings, self._limit, self.dialect)
+                                   self.recordings, self._limit, self.dialect, self.catalog)
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                             name="omni-emulator", daemon=True)
             self._thread.start()

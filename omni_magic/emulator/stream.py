@@ -7,7 +7,6 @@ chunks, as the service does, each text chunk followed by its share of speech.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
@@ -25,9 +24,6 @@ if TYPE_CHECKING:
 # ends in padding, as the service's do, which breaks clients that join the
 # strings before decoding.
 AUDIO_CHUNK_SAMPLES = 2401
-# The emulator's own convention for usage: 12.5 audio tokens per second of speech
-# (the rate of the Qwen3-Omni speech codec), rounded up.
-AUDIO_TOKENS_PER_SECOND = 12.5
 _WORD = re.compile(r"\s*[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|\s*[^\s\u3040-\u30ff"
                    r"\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
 
@@ -66,7 +62,7 @@ def plan(received: Received) -> Plan:
     if received.max_tokens is not None:
         kept: list[str] = []
         for w in content:
-            if tokens.text_tokens("".join(kept + [w])) > received.max_tokens:
+            if tokens.text_tokens("".join(kept + [w]), received.model) > received.max_tokens:
                 finish = "length"
                 break
             kept.append(w)
@@ -118,11 +114,11 @@ def usage(p: Plan) -> dict[str, Any]:
     r = p.received
     completion: dict[str, int] = {}
     if p.pcm is not None:
-        seconds = p.pcm.size / SAMPLE_RATE
-        completion["audio_tokens"] = math.ceil(seconds * AUDIO_TOKENS_PER_SECOND)
+        # The family's output rate ("输出音频 ... * 12.5", 25 for Turbo), as the service bills.
+        completion["audio_tokens"] = tokens.speech_tokens(p.pcm.size / SAMPLE_RATE, r.model)
     if r.thinking:
-        completion["reasoning_tokens"] = tokens.text_tokens("".join(p.reasoning))
-    completion["text_tokens"] = tokens.text_tokens("".join(p.content))
+        completion["reasoning_tokens"] = tokens.text_tokens("".join(p.reasoning), r.model)
+    completion["text_tokens"] = tokens.text_tokens("".join(p.content), r.model)
     prompt = {"text_tokens": r.text_tokens}
     prompt.update({f"{m}_tokens": n for m, n in r.media_tokens.items()})
     c = sum(completion.values())

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..catalog import Model, find_model
+from .. import catalog as catalogs
+from ..catalog import Catalog, Model
 from ..dialects import DASHSCOPE
 
 STREAM_ONLY = (
@@ -20,6 +21,8 @@ MEDIA_KINDS = ("image_url", "input_audio", "video_url", "video")
 VLLM_MEDIA_KINDS = MEDIA_KINDS + ("audio_url",)
 _NAMES = {"image_url": "image", "input_audio": "audio", "video_url": "video file",
           "video": "video frames", "audio_url": "audio"}
+_MODALITY = {"image_url": "image", "input_audio": "audio", "audio_url": "audio",
+             "video_url": "video", "video": "video"}
 
 
 class Rejected(Exception):
@@ -45,10 +48,12 @@ def _bad(message: str) -> Rejected:
     return Rejected(400, "invalid_parameter_error", message)
 
 
-def validate(raw: bytes, dialect: str = DASHSCOPE) -> tuple[dict[str, Any], Model]:
+def validate(raw: bytes, dialect: str = DASHSCOPE,
+             catalog: Catalog | None = None) -> tuple[dict[str, Any], Model]:
     """The parsed body and its model, or Rejected with the service's status and message.
 
-    ``dialect`` "vllm-omni" reads speech, thinking and audio input as vllm-omni does."""
+    ``dialect`` "vllm-omni" reads speech, thinking and audio input as vllm-omni does.
+    ``catalog`` holds the models served and their families' rules (the 2026 Qwen-Omni page)."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -60,7 +65,7 @@ def validate(raw: bytes, dialect: str = DASHSCOPE) -> tuple[dict[str, Any], Mode
     name = body.get("model")
     if not isinstance(name, str) or not name:
         raise _bad("Model not specified: the parameter `model` is required.")
-    model = find_model(name)
+    model = (catalog or catalogs.default()).find(name)
     if model is None:
         raise Rejected(404, "model_not_found",
                        f"The model `{name}` does not exist or you do not have access to it.")
@@ -79,15 +84,25 @@ def validate(raw: bytes, dialect: str = DASHSCOPE) -> tuple[dict[str, Any], Mode
 
 def _check_output(body: dict[str, Any], model: Model, name: str) -> bool:
     """Check modalities, thinking and the audio options; True when speech is asked."""
+    family = model.family
     modalities = body.get("modalities", ["text"])
     if modalities not in (["text"], ["text", "audio"], ["audio", "text"]):
         raise _bad('modalities must be ["text"] or ["text","audio"], '
                    f"got {json.dumps(modalities)}.")
     wants_audio = "audio" in modalities
+    if wants_audio and not family.speaks:  # "qwen3.8-omni-flash 仅输出文本"
+        raise _bad(f"The model `{name}` only supports text output: set modalities to "
+                   '["text"] and remove the audio parameter.')
+    if "reasoning_effort" in body and "thinking_budget" in body:
+        raise _bad("reasoning_effort and thinking_budget cannot be set together.")
+    effort = body.get("reasoning_effort")
+    if effort is not None and family.thinking.param == "reasoning_effort" \
+            and effort not in family.thinking.levels:
+        raise _bad(f"reasoning_effort must be one of {', '.join(family.thinking.levels)}, "
+                   f"got {json.dumps(effort)}.")
     if body.get("enable_thinking") is True:
-        if not model.family.thinking:
-            raise _bad(f"The model `{name}` does not support thinking mode "
-                       "(enable_thinking); only qwen3-omni-flash does.")
+        if family.thinking.mode == "none":
+            raise _bad(f"The model `{name}` does not support thinking mode (enable_thinking).")
         if wants_audio:
             raise _bad('Audio output is not supported in thinking mode: set modalities to '
                        '["text"] or enable_thinking to false.')
@@ -97,13 +112,24 @@ def _check_output(body: dict[str, Any], model: Model, name: str) -> bool:
     if not isinstance(audio, dict) or not isinstance(audio.get("voice"), str):
         raise _bad('audio.voice is required when modalities includes "audio".')
     voice = audio["voice"]
-    if voice not in model.family.voices:
+    voices = model.voices
+    # Only a confirmed list can say no; an unconfirmed one lets the voice through.
+    if voices is not None and voices.confirmed and voices.match(voice) is None:
         raise _bad(f"The voice `{voice}` is not supported by the model `{name}`. "
-                   f"Supported voices: {', '.join(model.family.voices)}.")
+                   f"Supported voices: {', '.join(voices.names)}.")
     if audio.get("format", "wav") != "wav":
         raise _bad(f"audio.format `{audio.get('format')}` is not supported: "
                    'the only supported format is "wav".')
     return True
+
+
+def thinks(body: dict[str, Any], model: Model) -> bool:
+    """Whether the answer streams reasoning: asked with enable_thinking (Qwen3-Omni-Flash), or
+    by default unless reasoning_effort is "none" (Qwen3.8-Omni-Flash)."""
+    mode = model.family.thinking
+    if mode.mode == "default":
+        return body.get("enable_thinking") is not False and body.get("reasoning_effort") != mode.off_level
+    return mode.mode == "optional" and body.get("enable_thinking") is True
 
 
 def _check_messages(messages: Any, model: Model, name: str, audio: bool, dialect: str) -> None:
@@ -115,7 +141,7 @@ def _check_messages(messages: Any, model: Model, name: str, audio: bool, dialect
         role = message.get("role")
         content = message.get("content")
         if role == "user":
-            _check_user(content, i, dialect)
+            _check_user(content, i, dialect, model)
         elif role in ("system", "assistant"):
             if not _text_only(content):
                 raise _bad(f"messages[{i}]: a{'n' if role == 'assistant' else ''} {role} "
@@ -138,7 +164,7 @@ def _text_only(content: Any) -> bool:
         for p in content)
 
 
-def _check_user(content: Any, i: int, dialect: str) -> None:
+def _check_user(content: Any, i: int, dialect: str, model: Model) -> None:
     if isinstance(content, str):
         return
     if not isinstance(content, list) or not content:
@@ -159,14 +185,19 @@ def _check_user(content: Any, i: int, dialect: str) -> None:
 
             check_audio_data(part[kind]["data"], i)
         counts[kind] = counts.get(kind, 0) + 1
-    if len(counts) > 1:
+    family = model.family
+    modalities = {_MODALITY[k] for k in counts}
+    if len(modalities) > 1 and not family.mixed_media:
         kinds = " and ".join(_NAMES[k] for k in counts)
         raise _bad(f"messages[{i}] mixes {kinds}: a user message may hold text plus at most "
                    "one other modality. Send them in separate messages.")
-    for kind in ("input_audio", "audio_url", "video_url", "video"):
-        if counts.get(kind, 0) > 1:
-            raise _bad(f"messages[{i}] holds {counts[kind]} {_NAMES[kind]} parts: "
-                       "at most one is allowed per message.")
+    for modality, parts in (("audio", ("input_audio", "audio_url")), ("video", ("video_url", "video"))):
+        media = getattr(family.limits, modality)
+        caps = [c for c in (media.max_count_url, media.max_count_inline) if c is not None]
+        count = sum(counts.get(k, 0) for k in parts)
+        if caps and count > max(caps):
+            raise _bad(f"messages[{i}] holds {count} {modality} parts: at most {max(caps)} "
+                       "are allowed per message.")
 
 
 def _has_payload(part: dict[str, Any], kind: str) -> bool:

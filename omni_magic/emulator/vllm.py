@@ -57,7 +57,7 @@ def thinking(body: dict[str, Any], model: Model) -> bool:
     """Thinking as Qwen3's chat template reads it; other templates ignore the flag."""
     kwargs = body.get("chat_template_kwargs")
     asked = isinstance(kwargs, dict) and kwargs.get("enable_thinking") is True
-    return asked and model.family.thinking
+    return asked and model.family.thinking.mode != "none"
 
 
 def modalities(body: dict[str, Any], model: Model) -> Any:
@@ -83,10 +83,11 @@ def speaker(body: dict[str, Any], model: Model) -> str:
         return model.default_voice
     if not isinstance(name, str):
         raise _bad(f"Invalid speaker {json.dumps(name)}: give a speaker's name as a string.")
-    match = next((v for v in model.family.voices if v.lower() == name.strip().lower()), None)
+    names = model.voices.names if model.voices else ()
+    match = next((v for v in names if v.lower() == name.strip().lower()), None)
     if match is None:
         raise _bad(f"Invalid speaker '{name}'. Supported speakers: "
-                   f"{', '.join(v.lower() for v in model.family.voices)}.")
+                   f"{', '.join(v.lower() for v in names)}.")
     return match
 
 
@@ -171,8 +172,8 @@ def chunks(p: Plan, uid: str, created: int) -> Iterator[Chunk]:
     else:
         yield from audio
     if r.include_usage:
-        completion = (tokens.text_tokens("".join(p.content))
-                      + (tokens.text_tokens("".join(p.reasoning)) if r.thinking else 0))
+        completion = (tokens.text_tokens("".join(p.content), r.model)
+                      + (tokens.text_tokens("".join(p.reasoning), r.model) if r.thinking else 0))
         yield Chunk({**ident, "choices": [],
                      "usage": {"prompt_tokens": r.prompt_tokens,
                                "total_tokens": r.prompt_tokens + completion,

@@ -7,4 +7,4 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 DEMOS = ["quickstart", "image_question", "audio_captioning", "video_description",
-         "conversation", "thinking_mode"]
+         "conversation", "thinking_mode", "mixed_media"]

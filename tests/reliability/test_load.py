@@ -86,7 +86,7 @@ def test_fifty_concurrent_clients_all_get_their_whole_answer():
         assert f"\u201cClient {i} asks about rivers.\u201d" in reply.text  # its own answer, whole
         usage = reply.usage
         assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
-        # All the speech arrived: the emulator bills 12.5 tokens per second of it.
+        # All the speech arrived: qwen3.5-omni-plus (the default) bills 12.5 tokens per second of it.
         assert usage["completion_tokens_details"]["audio_tokens"] == int(np.ceil(reply.audio_seconds * 12.5))
     print(f"\n{CONCURRENT} concurrent clients: {CONCURRENT} complete answers, "
           f"{sum(r.audio_seconds for _, r in results):.0f} s of speech in all")

@@ -99,10 +99,13 @@ def test_a_stream_with_flipped_bytes_ends_in_a_typed_outcome(flips):
     through_client([bytes(data)])
 
 
-WORDS = ["-m", "--model", "-v", "--voice", "--think", "--text-only", "-i", "--image", "-a",
+WORDS = ["-m", "--model", "-v", "--voice", "--think", "--no-think", "--effort", "--search",
+         "--hi-res", "--workspace", "--text-only", "-i", "--image", "-a",
          "--audio", "--video", "--frames", "--rate", "--system", "--max-tokens", "--region",
          "--base-url", "-o", "--out", "--save", "--new", "--help", "-h", "--", "-", "=", "'", '"',
-         "qwen-omni-turbo", "qwen3-omni-flash", "gpt-4", "Cherry", "Serena", "nobody", "cn", "intl",
+         "qwen-omni-turbo", "qwen3-omni-flash", "qwen3.5-omni-plus", "qwen3.8-omni-flash",
+         "qwen3.5-omni-plus-2099-01-01", "gpt-4", "Cherry", "Tina", "Serena", "nobody", "none",
+         "low", "max", "cn", "intl", "us", "hk", "jp", "de",
          "mars", "-1", "0", "1", "99999999999", "1e9", "nan", "x", "no_such.png", "nothing/*.jpg",
          "http://", "ftp://x", "https://example.invalid/a.png", "data:,", "{", "}", "é", "\\"]
 lines = st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=6)), max_size=10).map(" ".join)
