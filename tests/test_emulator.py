@@ -584,3 +584,31 @@ def test_command_line_refuses_a_public_address():
                           cwd=ROOT, capture_output=True, text=True, timeout=10)
     assert done.returncode == 2
     assert "--allow-remote" in done.stderr and done.stdout == ""
+
+
+# --- a user's catalog -------------------------------------------------------------------------
+
+def test_a_users_catalog_adds_a_model_the_emulator_serves(tmp_path):
+    extra = tmp_path / "mine.json"
+    extra.write_text(json.dumps({"models": {"qwen3.5-omni-max": {"extends": "qwen3.5-omni-plus"}}}))
+    with Emulator(pacing=Pacing.none(), catalog=catalog.load_catalog(extra)) as server:
+        with httpx.Client(timeout=30) as http:
+            listed = http.get(f"{server.base_url}/models").json()
+            assert "qwen3.5-omni-max" in [m["id"] for m in listed["data"]]
+            answer = http.post(f"{server.base_url}/chat/completions",
+                               json=body(model="qwen3.5-omni-max", modalities=["text"]))
+            assert answer.status_code == 200 and "qwen3.5-omni-max" in answer.text
+    with Emulator(pacing=Pacing.none()) as server:  # the shipped catalog does not know it
+        answer = httpx.post(f"{server.base_url}/chat/completions",
+                            json=body(model="qwen3.5-omni-max", modalities=["text"]), timeout=30)
+        assert answer.status_code == 404
+
+
+def test_the_emulator_cli_refuses_a_malformed_catalog_naming_the_line(tmp_path, capsys):
+    from omni_magic.emulator.__main__ import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"models": {\n  "x": {"family": "qwen3.5-omni",\n}}}')
+    assert main(["--catalog", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}, line 3: not valid JSON" in err

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from ..catalog import default, load_catalog
 from ..dialects import DASHSCOPE, DIALECTS
 from ..errors import InvalidRequest
 from .pacing import Pacing
@@ -50,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="answer at most N requests at once; more get 429 with Retry-After")
     p.add_argument("--retry-after", type=float, default=1.0, metavar="S",
                    help="the Retry-After of those 429s (default 1)")
+    p.add_argument("--catalog", metavar="FILE",
+                   help="a catalog file merged over the shipped one: the models it adds are served "
+                   "(default: env OMNI_CATALOG)")
     return p
 
 
@@ -64,9 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM ends the wait like Ctrl-C does, so both paths shut down cleanly.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
+        served = load_catalog(args.catalog) if args.catalog else default()
         emulator = Emulator(args.host, args.port, pacing, dialect=args.dialect,
                             recordings=args.recordings, replay_speed=args.replay_speed,
-                            max_streams=args.max_streams, retry_after=args.retry_after)
+                            max_streams=args.max_streams, retry_after=args.retry_after,
+                            catalog=served)
     except InvalidRequest as exc:
         print(exc, file=sys.stderr)
         return 2
