@@ -202,21 +202,6 @@ def test_hi_res_sends_the_flag_and_counts_the_image_at_high_resolution(ip, tmp_p
     assert reply.usage["prompt_tokens_details"]["image_tokens"] == 4098  # the emulator agrees
 
 
-@pytest.mark.parametrize("line, fix", [
-    ("-m qwen3-omni-flash --search", "no web search"),
-    ("-m qwen3-omni-flash --hi-res", "vl_high_resolution_images"),
-    ("-m qwen-omni-turbo --search", "no web search"),
-    ("-m qwen-omni-turbo --hi-res", "vl_high_resolution_images"),
-    ("-m qwen3-omni-flash --effort low", "reasoning_effort"),
-])
-def test_search_hi_res_and_effort_are_refused_where_the_model_lacks_them(ip, line, fix):
-    run(ip, "--text-only", "warm up")
-    before = requests_seen(ip)
-    with pytest.raises(InvalidRequest, match=fix):
-        run(ip, line, "Hello there")
-    assert requests_seen(ip) == before
-
-
 def test_an_unknown_voice_on_qwen35_warns_and_is_sent(ip):
     cap = run(ip, "-v Zorro --out reply", "Hello")
     assert "Voice 'Zorro' is not in omni_magic's list for qwen3.5-omni-plus" in texts(cap)
@@ -277,6 +262,12 @@ def test_an_unknown_model_in_a_dry_run_shows_the_note_and_sends_nothing(ip):
         ("-m qwen3-omni-flash --max-tokens 16385", "output limit"),  # confirmed: refused
         ("-m qwen3.8-omni-flash --max-tokens 131073", "output limit"),
         ("--max-tokens 0", "positive"),
+        # search, high resolution and effort where the model lacks them
+        ("-m qwen3-omni-flash --search", "no web search"),
+        ("-m qwen3-omni-flash --hi-res", "vl_high_resolution_images"),
+        ("-m qwen-omni-turbo --search", "no web search"),
+        ("-m qwen-omni-turbo --hi-res", "vl_high_resolution_images"),
+        ("-m qwen3-omni-flash --effort low", "reasoning_effort"),
     ],
 )
 def test_rule_violations_are_refused_with_the_fix_and_send_nothing(ip, line, fix):
