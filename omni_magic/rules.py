@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import Catalog, Model
+from .catalog import DEFAULT_MODEL, Catalog, Model
 from .errors import InvalidRequest
 
 
@@ -60,7 +60,7 @@ def resolve(
         out.notes.append(
             f"{model.id} is not in omni_magic's catalog: {model.family.label}'s rules apply (by "
             "its name), its limits are not checked; the service decides.")
-    catalog.check_region(model, region)
+    out.warnings += catalog.check_region(model, region)
     _thinking(model, thinking, effort, voice, out)
     _speech(model, audio, voice, has_system, out)
     _extras(model, search, hi_res, max_tokens, out)
@@ -226,13 +226,6 @@ def _unknown(name: str, catalog: Catalog, *, audio: bool | None, voice: str | No
 
 
 def _default_voice(catalog: Catalog) -> str:
-    from .catalog import DEFAULT_MODEL
-
     model = catalog.find(DEFAULT_MODEL)
     return (model.default_voice if model and model.default_voice else "Tina")
-
-
-def needs_text_only(model: Model | None) -> bool:
-    """Whether the model answers in text only (Qwen3.8-Omni-Flash): speech cannot be asked."""
-    return model is not None and not model.family.speaks
 

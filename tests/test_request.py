@@ -667,3 +667,12 @@ def test_an_estimate_over_the_input_limit_warns_but_does_not_refuse():
     assert thinking.estimate.by_modality()["image"] == 14 * tokens.image_tokens(2000, 2000, FLASH) == 14 * 1227
     assert any("16,384" in w and "thinking" in w for w in thinking.warnings)  # 17,178 > 16,384
     assert not build_request("Look", model=FLASH, attachments=images).warnings  # 49,152 without thinking
+
+
+def test_a_region_off_an_unconfirmed_model_list_warns_and_a_confirmed_one_refuses():
+    # Qwen3.5-Omni's entry (context and regions) is not marked confirmed: the service decides.
+    request = build_request("Hi", model="qwen3.5-omni-plus", region="us")
+    assert any("not in US (Virginia) (us)" in w and "Not confirmed" in w for w in request.warnings)
+    with pytest.raises(InvalidRequest, match=r"offered in Beijing \(cn\), not in Singapore \(intl\)"):
+        build_request("Hi", model="qwen-omni-turbo-2025-01-19", region="intl")
+    assert not build_request("Hi", model="qwen3.8-omni-flash", region="de").warnings

@@ -95,17 +95,21 @@ class Catalog:
         self.check_region(model, region)
         return model
 
-    def check_region(self, model: Model, region: str | None) -> None:
-        """Refuse a confirmed model in a region its page says it is not offered in."""
+    def check_region(self, model: Model, region: str | None) -> list[str]:
+        """Refuse a confirmed model in a region its page says it is not offered in; for an
+        unconfirmed entry, the same words as a warning."""
         if region is None or not model.listed or not model.regions or region in model.regions:
-            return
-        if region not in self.regions or not model.confirmed:
-            return  # an unknown region, or an unconfirmed list: the service decides
+            return []
+        if region not in self.regions:
+            return []  # a region the catalog does not know: the service decides
         names = ", ".join(f"{self.regions[r].name} ({r})" for r in model.regions if r in self.regions)
-        raise InvalidRequest(
-            f"{model.id} is offered in {names}, not in {self.regions[region].name} ({region}). "
-            f"Pick --region {model.regions[0]} (with a key of that region), or another model "
-            "(%omni models).")
+        message = (f"{model.id} is offered in {names}, not in {self.regions[region].name} "
+                   f"({region}). Pick --region {model.regions[0]} (with a key of that region), or "
+                   "another model (%omni models).")
+        if not model.confirmed:
+            return [f"{message} (Not confirmed by the service's documentation: the request is "
+                    "sent and the service decides.)"]
+        raise InvalidRequest(message)
 
     # -- regions -----------------------------------------------------------------------------
     def region(self, key: str) -> Region:

@@ -147,7 +147,7 @@ class Model:
     """One model id the service accepts, or an unlisted one resolved to a family."""
 
     id: str
-    family: Family
+    family: Family = field(repr=False)
     kind: str  # stable | snapshot | latest | open-source | unlisted
     context: int | None
     max_input: int | None  # non-thinking
