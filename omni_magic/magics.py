@@ -88,6 +88,8 @@ class OmniMagics(Magics):
     search = Bool(False, help="Web search (enable_search; qwen3.5-omni and qwen3.8-omni-flash).").tag(config=True)
     hi_res = Bool(False, help="vl_high_resolution_images: images up to 16,384 tokens instead of "
                   "1,280 (qwen3.5-omni and qwen3.8-omni-flash).").tag(config=True)
+    multichannel = Bool(False, help="use_multichannel: stereo or 4-channel (FOA) audio read as such "
+                        "(qwen3.8-omni-flash).").tag(config=True)
     catalog_file = Unicode(help="A catalog file (JSON, or TOML on Python 3.11+) merged over the "
                            "shipped one, to add or change models (env OMNI_CATALOG).").tag(config=True)
     system = Unicode("", help="System message for every request.").tag(config=True)
@@ -155,6 +157,7 @@ class OmniMagics(Magics):
     @argument("--effort", metavar="LEVEL", help="reasoning_effort for qwen3.8-omni-flash: none, minimal, low, medium, high, xhigh, max.")
     @argument("--search", action="store_true", default=None, help="Web search (enable_search, agent strategy).")
     @argument("--hi-res", action="store_true", default=None, help="vl_high_resolution_images: up to 16,384 tokens per image.")
+    @argument("--multichannel", action="store_true", default=None, help="use_multichannel: stereo or 4-channel audio read as such (qwen3.8-omni-flash).")
     @argument("--text-only", action="store_true", help="No speech for this cell.")
     @argument("-i", "--image", action="append", metavar="SOURCE",
               help="Attach an image: path, URL, glob, or a variable (PIL image, array, bytes). Repeatable.")
@@ -403,6 +406,7 @@ class OmniMagics(Magics):
             model=model, voice=(args.voice or self.voice or None) if speech else None, audio=speech,
             thinking=thinking, effort=effort, search=bool(args.search) or self.search,
             hi_res=bool(args.hi_res) or self.hi_res,
+            multichannel=bool(args.multichannel) or self.multichannel,
             system=(args.system if args.system is not None else self.system) or None,
             max_tokens=args.max_tokens if args.max_tokens is not None else (self.max_tokens or None),
             notes=notes,

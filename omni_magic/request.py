@@ -17,7 +17,8 @@ from .errors import InvalidRequest
 # Fields the checks decide; a pass-through keyword may not set them behind their back.
 RESERVED = frozenset({
     "messages", "stream", "stream_options", "modalities", "enable_thinking", "reasoning_effort",
-    "enable_search", "search_options", "vl_high_resolution_images", "max_completion_tokens",
+    "enable_search", "search_options", "vl_high_resolution_images", "use_multichannel",
+    "max_completion_tokens",
 })
 
 _PART_MODALITY = {
@@ -54,6 +55,7 @@ def build_request(
     effort: str | None = None,
     search: bool = False,
     hi_res: bool = False,
+    multichannel: bool = False,
     attachments: Sequence[Attachment] = (),
     history: Sequence[dict[str, Any]] | None = None,
     system: str | None = None,
@@ -69,7 +71,8 @@ def build_request(
 
     ``audio`` and ``thinking`` None take the model's own defaults (speech when it speaks;
     thinking on Qwen3.8-Omni-Flash). ``effort`` is Qwen3.8-Omni-Flash's ``reasoning_effort``;
-    ``search`` asks for web search, ``hi_res`` for ``vl_high_resolution_images``. A model the
+    ``search`` asks for web search, ``hi_res`` for ``vl_high_resolution_images``,
+    ``multichannel`` for ``use_multichannel`` (stereo or 4-channel audio). A model the
     catalog does not know goes through with a note when ``dashscope`` (unchecked: the
     service decides); ``dashscope`` False is a self-hosted server, whose names are its own.
     Other keywords (``temperature``, ``top_p``, ``seed``...) pass through into the body.
@@ -82,7 +85,7 @@ def build_request(
     if reserved:
         raise InvalidRequest(
             f"{', '.join(reserved)} cannot be passed through: use the model=, voice=, audio=, "
-            "thinking=, effort=, search=, hi_res= and history= options, which check the "
+            "thinking=, effort=, search=, hi_res=, multichannel= and history= options, which check the "
             "service's rules."
         )
     if not prompt.strip() and not attachments:
@@ -95,7 +98,8 @@ def build_request(
     else:
         out = rules.resolve(
             model_id, info, catalog, audio=audio, voice=voice, thinking=thinking, effort=effort,
-            search=search, hi_res=hi_res, max_tokens=max_tokens, has_system=has_system,
+            search=search, hi_res=hi_res, multichannel=multichannel, max_tokens=max_tokens,
+            has_system=has_system,
             region=region, dashscope=dashscope,
         )
     family = info.family if info is not None else None

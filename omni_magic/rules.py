@@ -40,6 +40,7 @@ def resolve(
     effort: str | None,
     search: bool,
     hi_res: bool,
+    multichannel: bool = False,
     max_tokens: int | None,
     has_system: bool,
     region: str | None,
@@ -54,7 +55,8 @@ def resolve(
     _check_max_tokens(max_tokens)
     if model is None:
         return _unknown(name, catalog, audio=audio, voice=voice, thinking=thinking, effort=effort,
-                        search=search, hi_res=hi_res, max_tokens=max_tokens, dashscope=dashscope)
+                        search=search, hi_res=hi_res, multichannel=multichannel,
+                        max_tokens=max_tokens, dashscope=dashscope)
     out = Output(audio=False, voice=None, thinking=False)
     if not model.listed and dashscope:
         out.notes.append(
@@ -63,7 +65,7 @@ def resolve(
     out.warnings += catalog.check_region(model, region)
     _thinking(model, thinking, effort, voice, out)
     _speech(model, audio, voice, has_system, out)
-    _extras(model, search, hi_res, max_tokens, out)
+    _extras(model, search, hi_res, multichannel, max_tokens, out)
     return out
 
 
@@ -153,7 +155,8 @@ def _speech(model: Model, audio: bool | None, voice: str | None, has_system: boo
     out.audio, out.voice = True, match
 
 
-def _extras(model: Model, search: bool, hi_res: bool, max_tokens: int | None, out: Output) -> None:
+def _extras(model: Model, search: bool, hi_res: bool, multichannel: bool, max_tokens: int | None,
+            out: Output) -> None:
     family = model.family
     if search:
         if family.search_strategy is None:
@@ -170,6 +173,14 @@ def _extras(model: Model, search: bool, hi_res: bool, max_tokens: int | None, ou
                 "Qwen-Omni-Turbo 和 Qwen3-Omni-Flash 不支持). Drop --hi-res, or use "
                 "qwen3.5-omni-plus or qwen3.8-omni-flash.")
         out.fields["vl_high_resolution_images"] = True
+    if multichannel:
+        # The page documents use_multichannel for qwen3.8-omni-flash only; it says nothing of
+        # the others refusing it, so they get a warning and the service decides.
+        if not family.multichannel:
+            out.warnings.append(f"{model.id} is not documented to take use_multichannel (stereo or "
+                                "4-channel audio read as such; qwen3.8-omni-flash takes it): it is "
+                                "sent and the service decides.")
+        out.fields["use_multichannel"] = True
     if max_tokens is not None:
         limit = model.max_output
         if limit is not None and max_tokens > limit:
@@ -199,6 +210,7 @@ def self_hosted(*, audio: bool | None, voice: str | None, thinking: bool | None,
 
 def _unknown(name: str, catalog: Catalog, *, audio: bool | None, voice: str | None,
              thinking: bool | None, effort: str | None, search: bool, hi_res: bool,
+             multichannel: bool,
              max_tokens: int | None, dashscope: bool) -> Output:
     """A model the catalog knows nothing about: send what was asked, check nothing."""
     out = Output(audio=audio is not False, voice=None, thinking=bool(thinking))
@@ -220,6 +232,8 @@ def _unknown(name: str, catalog: Catalog, *, audio: bool | None, voice: str | No
         out.fields["enable_search"] = True
     if hi_res:
         out.fields["vl_high_resolution_images"] = True
+    if multichannel:
+        out.fields["use_multichannel"] = True
     if max_tokens is not None:
         out.fields["max_tokens"] = max_tokens
     return out

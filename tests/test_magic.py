@@ -202,6 +202,13 @@ def test_hi_res_sends_the_flag_and_counts_the_image_at_high_resolution(ip, tmp_p
     assert reply.usage["prompt_tokens_details"]["image_tokens"] == 4098  # the emulator agrees
 
 
+def test_multichannel_asks_qwen38_to_read_stereo_as_such(ip):
+    out = texts(run(ip, "-m qwen3.8-omni-flash --multichannel --dry-run", "Where is the speaker?"))
+    assert '"use_multichannel": true' in out and "not documented" not in out
+    out = texts(run(ip, "--multichannel --dry-run", "Where is the speaker?"))  # Qwen3.5-Omni
+    assert '"use_multichannel": true' in out and "not documented to take use_multichannel" in out
+
+
 def test_an_unknown_voice_on_qwen35_warns_and_is_sent(ip):
     cap = run(ip, "-v Zorro --out reply", "Hello")
     assert "Voice 'Zorro' is not in omni_magic's list for qwen3.5-omni-plus" in texts(cap)

@@ -676,3 +676,15 @@ def test_a_region_off_an_unconfirmed_model_list_warns_and_a_confirmed_one_refuse
     with pytest.raises(InvalidRequest, match=r"offered in Beijing \(cn\), not in Singapore \(intl\)"):
         build_request("Hi", model="qwen-omni-turbo-2025-01-19", region="intl")
     assert not build_request("Hi", model="qwen3.8-omni-flash", region="de").warnings
+
+
+def test_multichannel_audio_is_asked_where_documented_and_warned_elsewhere():
+    # The page documents use_multichannel (a top-level body field) for qwen3.8-omni-flash only.
+    request = build_request("Where is the speaker?", model="qwen3.8-omni-flash", multichannel=True)
+    assert request.body["use_multichannel"] is True and not request.warnings
+    other = build_request("Where is the speaker?", model="qwen3.5-omni-plus", multichannel=True)
+    assert other.body["use_multichannel"] is True
+    assert any("not documented to take use_multichannel" in w for w in other.warnings)
+    assert "use_multichannel" not in build_request("Hi", model="qwen3.8-omni-flash").body
+    with pytest.raises(InvalidRequest, match="use_multichannel"):
+        build_request("Hi", model="qwen3.8-omni-flash", use_multichannel=True)  # reserved
