@@ -140,7 +140,7 @@ class OmniMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.conversation = Conversation()
         self._client: OmniClient | None = None
-        self._client_settings: tuple[Any, ...] = ()
+        self._client_settings: tuple[Any, ...] | None = None
         self._cell_id: str | None = None
         self._told_emulated = False
         self._player: Any = None  # the live speech player of the last answer
@@ -412,19 +412,25 @@ class OmniMagics(Magics):
             notes=notes,
         )
 
-    def _settings(self, args: Any) -> tuple[Any, ...]:
-        """What a client is built from: backend (region, workspace, base URL, key), timeout,
-        retries, pacing, recordings, dialect, catalog."""
+    def _settings(self, args: Any) -> tuple[backend.Backend, dict[str, Any]]:
+        """What the cell's client is built from: the backend it resolves to (the key and the
+        environment included) and the OmniClient keywords (endpoint, timeout, retries, emulator
+        pacing and recordings, dialect, catalog)."""
         from .emulator import Pacing
 
         region = args.region or self.region
-        cat = self._catalog()
-        return (backend.resolve(None, None if region == "auto" else region,
-                                args.base_url or self.base_url or None,
-                                args.workspace or self.workspace or None, cat),
-                self.timeout, self.max_retries,
-                Pacing(self.emulator_first_token, self.emulator_per_chunk), self.recordings or None,
-                args.dialect or self.dialect, cat)
+        options = dict(
+            region=None if region == "auto" else region,
+            base_url=args.base_url or self.base_url or None,
+            workspace=args.workspace or self.workspace or None,
+            timeout=self.timeout, max_retries=self.max_retries,
+            emulator_pacing=Pacing(self.emulator_first_token, self.emulator_per_chunk),
+            emulator_recordings=self.recordings or None, dialect=args.dialect or self.dialect,
+            catalog=self._catalog(),
+        )
+        chosen = backend.resolve(None, options["region"], options["base_url"], options["workspace"],
+                                 options["catalog"])
+        return chosen, options
 
     def _client_for(self, args: Any) -> OmniClient:
         """The client for the cell's settings, rebuilt when any of them changed."""
@@ -434,13 +440,7 @@ class OmniMagics(Magics):
                 self._client.close()
             from .client import OmniClient  # httpx: imported on the first request, not at load
 
-            _, timeout, retries, pacing, recordings, dialect, cat = settings
-            region = args.region or self.region
-            self._client = OmniClient(region=None if region == "auto" else region,
-                                      base_url=args.base_url or self.base_url or None,
-                                      workspace=args.workspace or self.workspace or None,
-                                      timeout=timeout, max_retries=retries, emulator_pacing=pacing,
-                                      emulator_recordings=recordings, dialect=dialect, catalog=cat)
+            self._client = OmniClient(**settings[1])
             self._client_settings = settings
         return self._client
 
