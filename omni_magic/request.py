@@ -99,8 +99,7 @@ def build_request(
         out = rules.resolve(
             model_id, info, catalog, audio=audio, voice=voice, thinking=thinking, effort=effort,
             search=search, hi_res=hi_res, multichannel=multichannel, max_tokens=max_tokens,
-            has_system=has_system,
-            region=region, dashscope=dashscope,
+            has_system=has_system, region=region, dashscope=dashscope,
         )
     family = info.family if info is not None else None
 
@@ -136,19 +135,8 @@ def build_request(
     if history_tokens:
         for modality, count in history_tokens.items():
             est.add(f"{modality} in earlier turns", modality, count, "estimated when first sent")
-    media = tokens.TokenEstimate()
-    if info is not None:
-        for kind in ("image", "audio", "video"):
-            chosen = [a for a in attachments if a.modality == kind and a.kind != "frames"]
-            inline = sum(a.inline_count for a in chosen)
-            warnings += limits.check_counts(kind, len(chosen) - inline, inline, info.family)
-    for attachment in attachments:
-        if info is None:
-            media.add(f"{attachment.kind} {attachment.name}", attachment.modality, 0,
-                      "not counted: the model is not in the catalog")
-            continue
-        warnings += attachment.check(info)
-        attachment.estimate(info, media, hi_res=hi_res)
+    media, found = _measure(attachments, info, hi_res)
+    warnings += found
     est.parts += media.parts
     limit = info.input_limit(out.thinking) if info is not None else None
     if limit is not None and est.total > limit:
@@ -163,6 +151,27 @@ def build_request(
         estimate=est, user_message=user, warnings=warnings, notes=out.notes,
         media_tokens=media.by_modality(), dialect=dialect,
     )
+
+
+def _measure(attachments: Sequence[Attachment], info: Model | None,
+             hi_res: bool) -> tuple[tokens.TokenEstimate, list[str]]:
+    """The media's estimate per part and the warnings of their checks (refusals raise).
+    A model outside the catalog gets neither: its rules and token factors are unknown."""
+    media = tokens.TokenEstimate()
+    warnings: list[str] = []
+    if info is None:
+        for attachment in attachments:
+            media.add(f"{attachment.kind} {attachment.name}", attachment.modality, 0,
+                      "not counted: the model is not in the catalog")
+        return media, warnings
+    for kind in ("image", "audio", "video"):
+        files = [a for a in attachments if a.modality == kind and a.kind != "frames"]
+        inline = sum(a.inline_count for a in files)
+        warnings += limits.check_counts(kind, len(files) - inline, inline, info.family)
+    for attachment in attachments:
+        warnings += attachment.check(info)
+        attachment.estimate(info, media, hi_res=hi_res)
+    return media, warnings
 
 
 def user_message(prompt: str, attachments: Sequence[Attachment] = (),
