@@ -102,6 +102,9 @@ def _thinking(model: Model, thinking: bool | None, effort: str | None, voice: st
             f"--effort {effort!r} is not a level {model.id} takes: use one of "
             f"{', '.join(mode.levels)} (low, medium and xhigh are distinct; minimal is low, "
             f"high and max are xhigh; {mode.off_level} turns thinking off).")
+    if thinking is True and effort == mode.off_level:
+        raise InvalidRequest(f"--think asks for thinking and --effort {effort} turns it off: drop one "
+                             "of them.")
     if thinking is False or effort == mode.off_level:
         if effort not in (None, mode.off_level):
             raise InvalidRequest(f"--no-think turns thinking off, so --effort {effort} cannot go "

@@ -688,3 +688,9 @@ def test_multichannel_audio_is_asked_where_documented_and_warned_elsewhere():
     assert "use_multichannel" not in build_request("Hi", model="qwen3.8-omni-flash").body
     with pytest.raises(InvalidRequest, match="use_multichannel"):
         build_request("Hi", model="qwen3.8-omni-flash", use_multichannel=True)  # reserved
+
+
+def test_think_with_effort_none_contradicts_itself_on_qwen38():
+    with pytest.raises(InvalidRequest, match="drop one of them"):
+        build_request("Hi", model="qwen3.8-omni-flash", thinking=True, effort="none")
+    assert build_request("Hi", model="qwen3.8-omni-flash", effort="none").thinking is False
