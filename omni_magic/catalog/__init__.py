@@ -43,17 +43,17 @@ class Catalog:
     def __init__(self, data: Mapping[str, Any], files: tuple[str, ...] = ()) -> None:
         self.files = files  # the user files merged over the shipped one
         self.sources: dict[str, Source] = {
-            k: read_source(k, _Reader(v, ("sources", k))) for k, v in data.get("sources", {}).items()}
+            k: read_source(k, _Reader(v, ("sources", k), "source")) for k, v in data.get("sources", {}).items()}
         self.regions: dict[str, Region] = {
-            k: read_region(k, _Reader(v, ("regions", k)), self.sources)
+            k: read_region(k, _Reader(v, ("regions", k), "region"), self.sources)
             for k, v in data.get("regions", {}).items()}
         families = data.get("families", {})
         self.families: dict[str, Family] = {
-            k: read_family(k, _Reader(load.expand(families, k, "families"), ("families", k)),
+            k: read_family(k, _Reader(load.expand(families, k, "families"), ("families", k), "family"),
                            self.sources) for k in families}
         models = data.get("models", {})
         self.models: dict[str, Model] = {
-            k.lower(): read_model(k, _Reader(load.expand(models, k, "models"), ("models", k)),
+            k.lower(): read_model(k, _Reader(load.expand(models, k, "models"), ("models", k), "model"),
                                   self.families, self.sources, self.regions) for k in models}
         self.aliases: dict[str, str] = {}
         for alias, target in data.get("aliases", {}).items():

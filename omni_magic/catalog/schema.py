@@ -194,12 +194,37 @@ class Region:
 # --- reading plain data -------------------------------------------------------------------
 
 
+# The fields each kind of entry takes; any other (a typo: "contxt") is refused by name.
+FIELDS = {
+    "source": {"title", "url", "date", "official"},
+    "region": {"name", "base_url", "workspace_code", "source", "confirmed"},
+    "voices": {"names", "default", "confirmed", "languages", "notes", "source"},
+    "thinking": {"mode", "param", "levels", "default_level", "off_level"},
+    "tokens": {"image_factor", "image_min_tokens", "image_max_tokens", "image_max_tokens_hi_res",
+               "audio_in_per_second", "audio_out_per_second", "video_min_pixels",
+               "video_max_pixels", "video_total_pixels", "fps_min_frames", "fps_max_frames",
+               "tokenizer", "tokenizer_confirmed", "speech_prompt_tokens", "source", "confirmed"},
+    "limits": {"image", "audio", "video", "frames_min", "frames_max", "image_min_side",
+               "image_max_ratio", "source", "confirmed"},
+    "media": {"max_bytes", "max_seconds", "max_inline_chars", "max_count_url", "max_count_inline"},
+    "family": {"label", "prefixes", "advice", "outputs", "thinking", "mixed_media",
+               "system_with_audio", "search_strategy", "hi_res", "multichannel", "max_tokens_param",
+               "legacy", "source", "confirmed", "voices", "tokens", "limits"},
+    "model": {"family", "kind", "same_as", "context", "max_input", "max_input_thinking",
+              "max_reasoning", "max_output", "regions", "source", "confirmed", "voices"},
+}
+
+
 class _Reader:
     """Typed access to one mapping of the data, with errors that name the entry."""
 
-    def __init__(self, data: Any, path: tuple[str, ...]) -> None:
+    def __init__(self, data: Any, path: tuple[str, ...], kind: str) -> None:
         if not isinstance(data, Mapping):
             raise SchemaError(path, f"expected a table of fields, got {_kind(data)}")
+        unknown = sorted(set(data) - FIELDS[kind] - {"$comment", "extends"})
+        if unknown:
+            raise SchemaError(path + (unknown[0],), f"is not a field of a {kind} entry; it takes "
+                              f"{', '.join(sorted(FIELDS[kind]))}")
         self.data, self.path = data, path
 
     def _get(self, name: str, default: Any, required: bool) -> Any:
@@ -247,12 +272,20 @@ class _Reader:
             raise SchemaError(self.path + (name,), f"expected one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def sub(self, name: str) -> "_Reader":
-        return _Reader(self._get(name, None, True), self.path + (name,))
+    def sub(self, name: str, kind: str) -> "_Reader":
+        return _Reader(self._get(name, None, True), self.path + (name,), kind)
 
-    def maybe(self, name: str) -> "_Reader | None":
+    def maybe(self, name: str, kind: str) -> "_Reader | None":
         value = self.data.get(name)
-        return None if value is None else _Reader(value, self.path + (name,))
+        return None if value is None else _Reader(value, self.path + (name,), kind)
+
+
+def _notes(value: Any, path: tuple[str, ...]) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise SchemaError(path, 'expected a table of voice -> dialect, as {"Kiki": "Cantonese"}')
+    return dict(value)
 
 
 def _kind(value: Any) -> str:
@@ -265,15 +298,15 @@ def read_voices(r: _Reader, sources: Mapping[str, Source]) -> Voices:
     default = r.str("default", names[0] if names else None)
     if default not in names:
         raise SchemaError(r.path + ("default",), f"{default!r} is not one of the listed voices")
-    notes = r.maybe("notes")
+    notes = r.data.get("notes")
     return Voices(names=names, default=default, confirmed=r.bool("confirmed", False),
                   languages=r.str("languages", ""),
-                  notes={k: str(v) for k, v in (notes.data.items() if notes else ())},
+                  notes=_notes(notes, r.path + ("notes",)),
                   source=_source(r, sources))
 
 
 def read_family(name: str, r: _Reader, sources: Mapping[str, Source]) -> Family:
-    t = r.sub("thinking")
+    t = r.sub("thinking", "thinking")
     thinking = Thinking(
         mode=t.choice("mode", THINKING_MODES, required=True), param=t.str("param"),
         levels=t.strs("levels", ()), default_level=t.str("default_level"),
@@ -281,7 +314,7 @@ def read_family(name: str, r: _Reader, sources: Mapping[str, Source]) -> Family:
     )
     if thinking.mode != "none" and thinking.param not in ("enable_thinking", "reasoning_effort"):
         raise SchemaError(t.path + ("param",), "expected enable_thinking or reasoning_effort")
-    k = r.sub("tokens")
+    k = r.sub("tokens", "tokens")
     tokens = TokenRules(
         image_factor=k.int("image_factor", required=True),
         image_min_tokens=k.int("image_min_tokens", required=True),
@@ -301,9 +334,10 @@ def read_family(name: str, r: _Reader, sources: Mapping[str, Source]) -> Family:
     )
     if tokens.image_factor < 1:
         raise SchemaError(k.path + ("image_factor",), "must be at least 1")
-    m = r.sub("limits")
+    m = r.sub("limits", "limits")
     limits = Limits(
-        image=_media(m.sub("image")), audio=_media(m.sub("audio")), video=_media(m.sub("video")),
+        image=_media(m.sub("image", "media")), audio=_media(m.sub("audio", "media")),
+        video=_media(m.sub("video", "media")),
         frames_min=m.int("frames_min", required=True), frames_max=m.int("frames_max", required=True),
         image_min_side=m.int("image_min_side", 10), image_max_ratio=m.int("image_max_ratio", 200),
         source=_source(m, sources), confirmed=m.bool("confirmed", False),
@@ -311,7 +345,7 @@ def read_family(name: str, r: _Reader, sources: Mapping[str, Source]) -> Family:
     outputs = r.strs("outputs", required=True)
     if not outputs or set(outputs) - {"text", "audio"}:
         raise SchemaError(r.path + ("outputs",), 'expected ["text"] or ["text", "audio"]')
-    v = r.maybe("voices")
+    v = r.maybe("voices", "voices")
     voices = read_voices(v, sources) if v is not None else None
     if "audio" in outputs and voices is None:
         raise SchemaError(r.path + ("voices",), "a family that speaks needs a voice list")
@@ -339,7 +373,7 @@ def read_model(name: str, r: _Reader, families: Mapping[str, Family],
     if unknown:
         raise SchemaError(r.path + ("regions",), f"unknown region {unknown[0]!r}; the catalog has "
                           f"{', '.join(regions)}")
-    v = r.maybe("voices")
+    v = r.maybe("voices", "voices")
     return Model(
         id=name, family=families[family], kind=r.choice("kind", KINDS, "stable"),
         context=r.int("context"), max_input=r.int("max_input"), max_output=r.int("max_output"),
