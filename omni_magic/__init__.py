@@ -45,18 +45,14 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext omni_magic``: register ``%%omni`` and ``%omni``."""
-    from .magics import OmniMagics
+    """``%load_ext omni_magic``: register ``%%omni`` and ``%omni`` (see ``omni_magic.notebook``)."""
+    from .notebook import load_ipython_extension as load
 
-    magics = OmniMagics(shell=ipython)
-    ipython.register_magics(magics)
+    load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext omni_magic``: stop the client (and the emulator, if it runs)."""
-    magics = ipython.magics_manager.registry.get("OmniMagics")
-    if magics is not None:
-        magics.close()
-        ipython.magics_manager.registry.pop("OmniMagics", None)
-    for kind in ("line", "cell"):
-        ipython.magics_manager.magics[kind].pop("omni", None)
+    from .notebook import unload_ipython_extension as unload
+
+    unload(ipython)

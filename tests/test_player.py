@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from IPython.utils.capture import capture_output
 
-from omni_magic.player import PLACEHOLDER, LivePlayer
+from omni_magic.notebook.player import PLACEHOLDER, LivePlayer
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -101,7 +101,7 @@ def test_a_text_only_answer_lets_the_previous_speech_play_on(ip, sent):
 
 
 def test_live_audio_follows_the_environment(monkeypatch):
-    from omni_magic.magics import OmniMagics
+    from omni_magic.notebook.magics import OmniMagics
 
     monkeypatch.setenv("OMNI_LIVE_AUDIO", "0")
     assert OmniMagics().live_audio is False

@@ -17,18 +17,21 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Float, Int, Unicode, default
 
-from . import backend, catalog, live, progress, view
-from .attachments import Attachment, expand, from_options, natural_key
-from .batch import DEFAULT_CONCURRENCY, Batch, Cache, as_table, default_cache_dir, kind_of
-from .body import EncodedBody
-from .conversation import Conversation
-from .errors import Interrupted, InvalidRequest, OmniError
-from .recording import Recording, fingerprint
-from .request import elide_media
-from .response import collect
+from .. import backend, catalog
+
+from . import live, progress, view
+from .options import expand, from_options, natural_key
+from ..attachments import Attachment
+from ..batch import DEFAULT_CONCURRENCY, Batch, Cache, as_table, default_cache_dir, kind_of
+from ..body import EncodedBody
+from ..conversation import Conversation
+from ..errors import Interrupted, InvalidRequest, OmniError
+from ..recording import Recording, fingerprint
+from ..request import elide_media
+from ..response import collect
 
 if TYPE_CHECKING:
-    from .client import OmniClient
+    from ..client import OmniClient
 
 REDRAW_BATCH = 0.1  # seconds between progress redraws of a batch
 
@@ -416,7 +419,7 @@ class OmniMagics(Magics):
         """What the cell's client is built from: the backend it resolves to (the key and the
         environment included) and the OmniClient keywords (endpoint, timeout, retries, emulator
         pacing and recordings, dialect, catalog)."""
-        from .emulator import Pacing
+        from ..emulator import Pacing
 
         region = args.region or self.region
         options = dict(
@@ -438,7 +441,7 @@ class OmniMagics(Magics):
         if self._client is None or settings != self._client_settings:
             if self._client is not None:
                 self._client.close()
-            from .client import OmniClient  # httpx: imported on the first request, not at load
+            from ..client import OmniClient  # httpx: imported on the first request, not at load
 
             self._client = OmniClient(**settings[1])
             self._client_settings = settings

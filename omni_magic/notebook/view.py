@@ -16,11 +16,11 @@ from typing import Any
 
 from IPython.display import Audio, display
 
-from . import catalog, tokens
-from ._b64 import encode_text
-from .errors import InvalidRequest
-from .request import message_text as request_text
-from .response import OmniResponse
+from .. import catalog, tokens
+from .._b64 import encode_text
+from ..errors import InvalidRequest
+from ..request import message_text as request_text
+from ..response import OmniResponse
 
 
 # -- static display objects (each has a text/plain twin for terminals and nbconvert) ----------

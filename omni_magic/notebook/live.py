@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.display import display
 
-from .events import AudioDelta, Event, ReasoningDelta, TextDelta
-from .response import OmniResponse
+from ..events import AudioDelta, Event, ReasoningDelta, TextDelta
+from ..response import OmniResponse
 from .view import Answer, Notice, UsageTable, show_tail, status_line, status_markdown
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ from typing import Any
 import anywidget
 from traitlets import Bool, Int, Unicode
 
-from ._b64 import b64decode
-from .catalog import SAMPLE_RATE
+from .._b64 import b64decode
+from ..catalog import SAMPLE_RATE
 from .live import close_widgets, display_widget
 
 STATIC = Path(__file__).parent / "static"

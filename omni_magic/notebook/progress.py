@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .batch import Progress
+from ..batch import Progress
 from .live import close_widgets, display_widget
 from .view import BatchSummary, progress_line
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from .attachments import Attachment, InlineData
+from ..attachments import Attachment, InlineData
 
 THUMB = 160
 STRIP = 6  # frames shown for a video or a long frame list
