@@ -3,7 +3,8 @@
 A chunk of the OpenAI-compatible stream is a JSON object; only the fields named
 here are read. Unknown and misspelled fields (the service's own examples show
 ``"reated"`` and ``"systm_fingerprint"``) are ignored, never an error. A chunk with a
-top-level non-text ``modality`` is vllm-omni's speech, read by ``dialects.py``.
+top-level non-text ``modality`` is vllm-omni's: its speech is a whole audio file, read by
+``speech.py``; other modalities (images) are no part of an OmniResponse.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from .catalog import SAMPLE_RATE
+from .speech import decode_speech
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,20 @@ def usage_from(raw: dict[str, Any]) -> Usage:
     )
 
 
+def _vllm_speech(choice: dict[str, Any], delta: dict[str, Any], out: list[Event]) -> None:
+    """vllm-omni's speech: an audio file, base64 in ``delta.content``, described by the
+    choice's ``audio_metadata`` in newer releases."""
+    content = delta.get("content")
+    if not content:
+        return
+    if not isinstance(content, str):
+        raise TypeError("the speech of an audio chunk must be base64 text")
+    meta = choice.get("audio_metadata")
+    pcm, rate = decode_speech(content, meta if isinstance(meta, dict) else None)
+    if pcm:
+        out.append(AudioDelta(pcm, rate))
+
+
 def events_from_chunk(chunk: Any, out: list[Event]) -> None:
     """Append the events one decoded chunk carries to ``out``.
 
@@ -107,10 +123,8 @@ def events_from_chunk(chunk: Any, out: list[Event]) -> None:
         choice = choices[0]
         delta = choice.get("delta") or {}
         if "modality" in chunk and chunk["modality"] not in _TEXT:
-            # vllm-omni: the speech is an audio file in delta.content (see dialects.py).
-            from .dialects import media_events
-
-            media_events(chunk["modality"], choice, delta, out)
+            if chunk["modality"] == "audio":
+                _vllm_speech(choice, delta, out)
         else:
             # vLLM names the thinking "reasoning"; DashScope and older vLLM "reasoning_content".
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
