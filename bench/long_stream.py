@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 
 from omni_magic.catalog import SAMPLE_RATE, get_model
+from omni_magic.emulator.dialect import DASHSCOPE
 from omni_magic.emulator.received import summarize
 from omni_magic.emulator.stream import Plan, chunks, words
 
@@ -25,7 +26,7 @@ def make_stream(n_words: int, speech_seconds: float) -> tuple[bytes, int, str, n
     text = " ".join(f"word{i % 97}" for i in range(n_words)) + "."
     t = np.arange(int(speech_seconds * SAMPLE_RATE)) / SAMPLE_RATE
     pcm = (3000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
-    plan = Plan(summarize(BODY, get_model("qwen3-omni-flash")), [], words(text), "stop", pcm, "tone")
+    plan = Plan(summarize(BODY, get_model("qwen3-omni-flash"), DASHSCOPE), [], words(text), "stop", pcm, "tone")
     events = [json.dumps(c.data, ensure_ascii=False, separators=(",", ":")) for c in chunks(plan, "bench", 0)]
     raw = "".join(f"data: {e}\n\n" for e in events) + "data: [DONE]\n\n"
     return raw.encode(), len(events), text, pcm

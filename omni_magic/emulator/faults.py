@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from .validate import Rejected
+from .errors import Rejected
 
 HEADER = "X-Omni-Fault"
 

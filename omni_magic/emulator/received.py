@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import tokens
 from ..catalog import Model
-from ..dialects import DASHSCOPE
 from ..errors import InvalidRequest
 from ..probe import probe_video
 from .media import audio_seconds, human_bytes, image_size, load
-from .validate import thinks
+
+if TYPE_CHECKING:
+    from .dialect import Dialect
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Received:
         return self.text_tokens + sum(self.media_tokens.values())
 
 
-def summarize(body: dict[str, Any], model: Model, dialect: str = DASHSCOPE) -> Received:
+def summarize(body: dict[str, Any], model: Model, dialect: Dialect) -> Received:
     """Summarize a body that validate() accepted in ``dialect``."""
     messages = body["messages"]
     hi_res = body.get("vl_high_resolution_images") is True and model.family.hi_res
@@ -69,18 +70,8 @@ def summarize(body: dict[str, Any], model: Model, dialect: str = DASHSCOPE) -> R
         if message.get("role") == "user":
             last_user = (text, found)
     options = body.get("stream_options")
-    if dialect == DASHSCOPE:
-        wants_audio = "audio" in body.get("modalities", ["text"])
-        voice = body["audio"]["voice"] if wants_audio else None
-        thinking, audio_format, text_out = thinks(body, model), "wav", True
-    else:
-        from . import vllm
-
-        modalities = vllm.modalities(body, model)
-        voice = vllm.speaker(body, model) if "audio" in modalities else None
-        thinking, audio_format = vllm.thinking(body, model), vllm.audio_format(body)
-        text_out = "text" in modalities
-    if voice is not None and dialect == DASHSCOPE:
+    voice, thinking, audio_format, text_out = dialect.reads(body, model)
+    if voice is not None and dialect.hidden_speech_prompt:
         # The service's own examples: asking for speech adds a hidden system prompt.
         text_tokens += model.family.tokens.speech_prompt_tokens
     return Received(

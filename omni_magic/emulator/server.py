@@ -21,16 +21,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .. import dialects
 from .. import catalog as catalogs
+from .. import dialects
 from ..catalog import Catalog, Model
 from ..recording import Recording, Recordings
-from . import vllm
+from .dialect import Dialect, for_name
+from .errors import Rejected
 from .faults import HEADER, MALFORMED, Fault, FaultQueue, FaultSpecError, truncate_audio
 from .pacing import Pacing
 from .received import summarize
-from .stream import chunks, plan
-from .validate import Rejected, validate
+from .stream import plan
+from .validate import validate
 
 PREFIXES = ("/compatible-mode/v1", "/v1")
 ADMIN = "/_emulator"
@@ -92,7 +93,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], pacing: Pacing, tally: _Tally,
                  faults: FaultQueue, recordings: Recordings, limit: _Limit,
-                 dialect: str = dialects.DASHSCOPE, catalog: Catalog | None = None) -> None:
+                 dialect: Dialect, catalog: Catalog | None = None) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.pacing = pacing
         self.catalog = catalog or catalogs.default()
@@ -149,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
                              "throttled": self.server.tally.throttled.value,
                              "faults_queued": len(self.server.faults)})
         elif self._route() == "/models":
-            owner = vllm.OWNED_BY if self.server.dialect == dialects.VLLM_OMNI else "system"
+            owner = self.server.dialect.owned_by
             data = [{"id": m.id, "object": "model", "created": 0, "owned_by": owner}
                     for m in self.server.catalog.models.values()]
             self._json(200, {"object": "list", "data": data})
@@ -241,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
             failure = Rejected(500, "InternalError", f"Emulator failure: {exc!r}")
             self._json(500, self._error_body(failure, uid))
             return
-        stream = vllm.chunks if dialect == dialects.VLLM_OMNI else chunks
+        stream = dialect.chunks
         self._start_stream(uid, {"X-Omni-Emulator-Speech": answer.speech_label}
                            if answer.speech_label else {})
         time.sleep(max(0.0, pacing.first_token - (time.monotonic() - started)))
@@ -305,9 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error_body(self, error: Rejected, uid: str) -> dict[str, Any]:
         """The error as the emulated server writes it: DashScope's body or vLLM's."""
-        if self.server.dialect == dialects.VLLM_OMNI:
-            return vllm.error_body(error)
-        return error.body(uid)
+        return self.server.dialect.error_body(error, uid)
 
     def _json(self, status: int, payload: dict[str, Any],
               headers: dict[str, str] | None = None) -> None:
@@ -338,7 +337,8 @@ class Emulator:
         ``catalog``: the models it serves and their rules (default: the shipped catalog)."""
         self.host = host
         self.catalog = catalog
-        self.dialect = dialects.resolve(dialect)
+        self._dialect = for_name(dialect)
+        self.dialect = self._dialect.name
         self._port = port
         self.pacing = pacing if pacing is not None else Pacing()
         self.recordings = Recordings.load(recordings, replay_speed)
@@ -390,7 +390,7 @@ class Emulator:
     def start(self) -> str:
         if self._server is None:
             self._server = _Server((self.host, self._port), self.pacing, self._tally, self.faults,
-                                   self.recordings, self._limit, self.dialect, self.catalog)
+                                   self.recordings, self._limit, self._dialect, self.catalog)
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                             name="omni-emulator", daemon=True)
             self._thread.start()

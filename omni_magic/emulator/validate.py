@@ -3,56 +3,37 @@
 Unknown fields are ignored, as the service does. The order of the checks
 follows what a client most needs to hear first: a malformed body, then the
 stream flag, then the model, then everything that depends on the model.
+What a dialect reads differently (the output options, audio input, the media part types)
+it says itself: ``dialect.py`` holds one strategy object per dialect.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import catalog as catalogs
 from ..catalog import Catalog, Model
-from ..dialects import DASHSCOPE
+from .errors import Rejected, bad as _bad
+
+if TYPE_CHECKING:
+    from .dialect import Dialect
 
 STREAM_ONLY = (
     "This model only support stream mode, please enable the stream parameter to access the model. "
 )
 MEDIA_KINDS = ("image_url", "input_audio", "video_url", "video")
-VLLM_MEDIA_KINDS = MEDIA_KINDS + ("audio_url",)
 _NAMES = {"image_url": "image", "input_audio": "audio", "video_url": "video file",
           "video": "video frames", "audio_url": "audio"}
 _MODALITY = {"image_url": "image", "input_audio": "audio", "audio_url": "audio",
              "video_url": "video", "video": "video"}
 
 
-class Rejected(Exception):
-    """A request the service would refuse with an HTTP error before streaming."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def body(self, request_id: str) -> dict[str, Any]:
-        """The service's error body; ``id`` and ``request_id`` share one uuid."""
-        return {
-            "error": {"code": self.code, "param": None, "message": self.message,
-                      "type": "invalid_request_error"},
-            "id": f"chatcmpl-{request_id}",
-            "request_id": request_id,
-        }
-
-
-def _bad(message: str) -> Rejected:
-    return Rejected(400, "invalid_parameter_error", message)
-
-
-def validate(raw: bytes, dialect: str = DASHSCOPE,
+def validate(raw: bytes, dialect: Dialect,
              catalog: Catalog | None = None) -> tuple[dict[str, Any], Model]:
     """The parsed body and its model, or Rejected with the service's status and message.
 
-    ``dialect`` "vllm-omni" reads speech, thinking and audio input as vllm-omni does.
+    ``dialect`` reads speech, thinking and audio input its own way (``dialect.py``).
     ``catalog`` holds the models served and their families' rules (the 2026 Qwen-Omni page)."""
     try:
         body = json.loads(raw)
@@ -69,12 +50,7 @@ def validate(raw: bytes, dialect: str = DASHSCOPE,
     if model is None:
         raise Rejected(404, "model_not_found",
                        f"The model `{name}` does not exist or you do not have access to it.")
-    if dialect == DASHSCOPE:
-        audio = _check_output(body, model, name)
-    else:
-        from . import vllm
-
-        audio = vllm.check_output(body, model)
+    audio = dialect.check_output(body, model, name)
     _check_messages(body.get("messages"), model, name, audio, dialect)
     max_tokens = body.get("max_tokens")
     if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
@@ -82,8 +58,8 @@ def validate(raw: bytes, dialect: str = DASHSCOPE,
     return body, model
 
 
-def _check_output(body: dict[str, Any], model: Model, name: str) -> bool:
-    """Check modalities, thinking and the audio options; True when speech is asked."""
+def check_output(body: dict[str, Any], model: Model, name: str) -> bool:
+    """DashScope's modalities, thinking and audio options; True when speech is asked."""
     family = model.family
     modalities = body.get("modalities", ["text"])
     if modalities not in (["text"], ["text", "audio"], ["audio", "text"]):
@@ -132,7 +108,7 @@ def thinks(body: dict[str, Any], model: Model) -> bool:
     return mode.mode == "optional" and body.get("enable_thinking") is True
 
 
-def _check_messages(messages: Any, model: Model, name: str, audio: bool, dialect: str) -> None:
+def _check_messages(messages: Any, model: Model, name: str, audio: bool, dialect: Dialect) -> None:
     if not isinstance(messages, list) or not messages:
         raise _bad("messages must be a non-empty list.")
     for i, message in enumerate(messages):
@@ -147,7 +123,7 @@ def _check_messages(messages: Any, model: Model, name: str, audio: bool, dialect
                 raise _bad(f"messages[{i}]: a{'n' if role == 'assistant' else ''} {role} "
                            "message must contain text only.")
             if (role == "system" and audio and not model.family.system_with_audio
-                    and dialect == DASHSCOPE):
+                    and dialect.system_rule):
                 raise _bad(f"The model `{name}` does not support a system message when "
                            "audio output is requested: remove the system message or ask "
                            'for modalities ["text"].')
@@ -164,7 +140,7 @@ def _text_only(content: Any) -> bool:
         for p in content)
 
 
-def _check_user(content: Any, i: int, dialect: str, model: Model) -> None:
+def _check_user(content: Any, i: int, dialect: Dialect, model: Model) -> None:
     if isinstance(content, str):
         return
     if not isinstance(content, list) or not content:
@@ -176,14 +152,12 @@ def _check_user(content: Any, i: int, dialect: str, model: Model) -> None:
             if not isinstance(part.get("text"), str):
                 raise _bad(f"messages[{i}]: a text part needs a string `text`.")
             continue
-        if kind not in (MEDIA_KINDS if dialect == DASHSCOPE else VLLM_MEDIA_KINDS):
+        if kind not in dialect.media_kinds:
             raise _bad(f"messages[{i}]: unknown content type {json.dumps(kind)}.")
         if not _has_payload(part, kind):
             raise _bad(f"messages[{i}]: the {kind} part has no data or URL.")
-        if kind == "input_audio" and dialect != DASHSCOPE:
-            from .vllm import check_audio_data
-
-            check_audio_data(part[kind]["data"], i)
+        if kind == "input_audio":
+            dialect.check_audio_data(part[kind]["data"], i)
         counts[kind] = counts.get(kind, 0) + 1
     family = model.family
     modalities = {_MODALITY[k] for k in counts}

@@ -29,10 +29,10 @@ from .. import tokens
 from ..catalog import SAMPLE_RATE, Model
 from .stream import Chunk, Plan, padded
 
+from .errors import Rejected
+
 if TYPE_CHECKING:
     import numpy as np
-
-    from .validate import Rejected
 
 OWNED_BY = "vllm"  # what vLLM's /v1/models says of every model it serves
 # Half a second of speech per chunk: with vllm-omni's async_chunk stage config the speech
@@ -47,8 +47,6 @@ _ERROR_TYPES = {400: "BadRequestError", 401: "Unauthorized", 404: "NotFoundError
 
 
 def _bad(message: str) -> Rejected:
-    from .validate import Rejected
-
     return Rejected(400, "BadRequestError", message)
 
 
