@@ -49,16 +49,58 @@ class Transcript:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token usage as the service reported it; absent keys stay None."""
+class Usage(dict):
+    """Token usage as the service reported it: the reported object itself (``usage["prompt_tokens"]``,
+    the service's own names, unknown keys kept), with typed views of it in the manner of llm's
+    ``Usage(input, output, details)``. A figure the service left out is None (details: empty)."""
 
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    total_tokens: int | None
-    prompt_details: dict[str, int]
-    completion_details: dict[str, int]
-    raw: dict[str, Any]
+    __slots__ = ()
+
+    @property
+    def input(self) -> int | None:
+        """Prompt tokens: text, media and what the service adds (a speech prompt)."""
+        return _int(self.get("prompt_tokens"))
+
+    @property
+    def output(self) -> int | None:
+        """Completion tokens: the answer, its reasoning and its speech."""
+        return _int(self.get("completion_tokens"))
+
+    @property
+    def total(self) -> int | None:
+        return _int(self.get("total_tokens"))
+
+    @property
+    def input_details(self) -> dict[str, int]:
+        """``prompt_tokens_details`` by modality: ``{"text_tokens": 11, "image_tokens": 66}``."""
+        return _ints(self.get("prompt_tokens_details"))
+
+    @property
+    def output_details(self) -> dict[str, int]:
+        """``completion_tokens_details``: text, audio and reasoning tokens."""
+        return _ints(self.get("completion_tokens_details"))
+
+    # The service's names for the same figures.
+    prompt_tokens = input
+    completion_tokens = output
+    total_tokens = total
+    prompt_details = input_details
+    completion_details = output_details
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The reported object as a plain dict."""
+        return dict(self)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _ints(details: Any) -> dict[str, int]:
+    if not isinstance(details, dict):
+        return {}
+    return {k: v for k, v in details.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,17 +125,7 @@ _TEXT = ("text", None)  # vllm-omni's text chunks carry "modality": "text"
 
 
 def usage_from(raw: dict[str, Any]) -> Usage:
-    def ints(d: Any) -> dict[str, int]:
-        return {k: v for k, v in d.items() if isinstance(v, int)} if isinstance(d, dict) else {}
-
-    return Usage(
-        prompt_tokens=raw.get("prompt_tokens"),
-        completion_tokens=raw.get("completion_tokens"),
-        total_tokens=raw.get("total_tokens"),
-        prompt_details=ints(raw.get("prompt_tokens_details")),
-        completion_details=ints(raw.get("completion_tokens_details")),
-        raw=raw,
-    )
+    return Usage(raw)
 
 
 def _vllm_speech(choice: dict[str, Any], delta: dict[str, Any], out: list[Event]) -> None:

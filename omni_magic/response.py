@@ -38,8 +38,7 @@ class OmniResponse:
         self.estimate = estimate or TokenEstimate()
         self.request = request  # the body sent (kept for history and for --dry-run views)
         self.id: str | None = None
-        self.usage: dict[str, Any] | None = None
-        self.usage_event: Usage | None = None
+        self.usage: Usage | None = None  # the reported dict, with typed views (events.Usage)
         self.finish_reason: str | None = None
         self.transcript: str | None = None
         self.error: OmniError | None = None
@@ -68,8 +67,7 @@ class OmniResponse:
                 self.first_token_at = time.perf_counter()
             self._reasoning.append(event.text)
         elif kind is Usage:
-            self.usage = event.raw
-            self.usage_event = event
+            self.usage = event
         elif kind is Finished:
             self.finish_reason = event.reason
         elif kind is Transcript:
@@ -151,7 +149,7 @@ class OmniResponse:
         if self._pcm.nbytes:
             parts.append(f"audio={self.audio_seconds:.1f}s")
         if self.usage:
-            parts.append(f"total_tokens={self.usage.get('total_tokens')}")
+            parts.append(f"total_tokens={self.usage.total}")
         if self.error is not None:
             parts.append(f"error={type(self.error).__name__}")
         return f"OmniResponse({', '.join(parts)})"

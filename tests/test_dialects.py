@@ -201,7 +201,7 @@ def test_the_final_usage_wins_over_the_zero_usage_of_each_audio_chunk():
     assert sum(1 for c in chunks if c.get("usage", {}).get("completion_tokens") == 0) > 3
     response = read(chunks)
     assert response.usage == USAGE
-    assert response.usage_event.completion_tokens == 42
+    assert response.usage.completion_tokens == 42
 
 
 def test_the_finish_reason_comes_with_the_last_audio_chunk():

@@ -240,3 +240,17 @@ def test_an_invalid_speech_chunk_mid_answer_is_kept_on_error_with_earlier_parts(
     assert isinstance(response.error, ProtocolError)
     assert response.text == "partial"
     assert response.audio.tolist() == [5]
+
+
+def test_usage_is_the_reported_dict_with_typed_views():
+    from omni_magic.events import Usage
+
+    usage = Usage({"prompt_tokens": 207, "completion_tokens": 103, "total_tokens": 310,
+                   "completion_tokens_details": {"audio_tokens": 83, "text_tokens": 20},
+                   "prompt_tokens_details": {"text_tokens": 207, "cached": "n/a"}, "extra": 1})
+    assert usage["prompt_tokens"] == 207 and usage["extra"] == 1  # the service's own object
+    assert (usage.input, usage.output, usage.total) == (207, 103, 310)
+    assert usage.input_details == {"text_tokens": 207}  # only whole numbers are figures
+    assert usage.output_details == {"audio_tokens": 83, "text_tokens": 20}
+    odd = Usage({"prompt_tokens": "12", "completion_tokens": True})
+    assert (odd.input, odd.output, odd.total, odd.input_details) == (None, None, None, {})

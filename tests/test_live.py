@@ -124,7 +124,7 @@ def test_status_line_names_model_voice_first_token_rate_and_elapsed(widget):
     live = status_line(response, "emulator", streaming=True)
     assert live.startswith("qwen3-omni-flash · Cherry · first token ")
     assert re.search(r" · ≈[4-6] tok/s · 1\.0 s · emulator · streaming…$", live)
-    feed(view, response, Usage(1, 60, 61, {}, {}, raw={
+    feed(view, response, Usage({
         "completion_tokens": 60, "prompt_tokens": 1, "total_tokens": 61,
         "completion_tokens_details": {"audio_tokens": 20, "text_tokens": 40}}))
     response.first_token_at = response.started_at + 0.5

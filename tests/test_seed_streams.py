@@ -198,7 +198,7 @@ def test_the_usage_event_carries_the_reported_figures(name):
     seed = SEEDS[name]
     with OmniClient(base_url="http://test/v1", transport=httpx.MockTransport(Replay(seed))) as client:
         # Both seeds are qwen3-omni-flash's answers (the only speaking family that thinks).
-        usage = client.chat("Hi", model="qwen3-omni-flash", **seed.options).usage_event
+        usage = client.chat("Hi", model="qwen3-omni-flash", **seed.options).usage
     assert usage.prompt_tokens == seed.usage["prompt_tokens"]
     assert usage.completion_tokens == seed.usage["completion_tokens"]
     assert usage.total_tokens == seed.usage["total_tokens"]

@@ -19,6 +19,7 @@ from IPython.display import Audio, display
 from .. import catalog, tokens
 from .._b64 import encode_text
 from ..errors import InvalidRequest
+from ..events import Usage
 from ..request import message_text as request_text
 from ..response import OmniResponse
 
@@ -92,19 +93,18 @@ def _cell(value: int | None) -> str:
 
 
 def usage_rows(response: OmniResponse) -> list[tuple[str, int | None, int | None]]:
-    usage = response.usage or {}
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    completion_details = usage.get("completion_tokens_details") or {}
+    usage = response.usage or Usage()
+    prompt_details = usage.input_details
     by_modality = response.estimate.by_modality()
     rows: list[tuple[str, int | None, int | None]] = [
-        ("prompt", response.estimate.total or None, usage.get("prompt_tokens"))
+        ("prompt", response.estimate.total or None, usage.input)
     ]
-    for modality in sorted(set(by_modality) | {k[: -len("_tokens")] for k in prompt_details}):
+    for modality in sorted(set(by_modality) | {k.removesuffix("_tokens") for k in prompt_details}):
         rows.append((f"  {modality}", by_modality.get(modality), prompt_details.get(f"{modality}_tokens")))
-    rows.append(("completion", None, usage.get("completion_tokens")))
-    for key, value in completion_details.items():
+    rows.append(("completion", None, usage.output))
+    for key, value in usage.output_details.items():
         rows.append((f"  {key.removesuffix('_tokens')}", None, value))
-    rows.append(("total", None, usage.get("total_tokens")))
+    rows.append(("total", None, usage.total))
     return rows
 
 
@@ -310,10 +310,10 @@ def output_rate(response: OmniResponse) -> str | None:
         return None
     end = response.finished_at or time.perf_counter()
     seconds = end - response.first_token_at
-    usage = response.usage or {}
-    completion = usage.get("completion_tokens")
+    usage = response.usage or Usage()
+    completion = usage.output
     if completion and seconds > 0:
-        speech = (usage.get("completion_tokens_details") or {}).get("audio_tokens") or 0
+        speech = usage.output_details.get("audio_tokens", 0)
         return f"{(completion - speech) / seconds:.0f} tok/s"
     if seconds < MIN_RATE_SECONDS:  # a rate over a few milliseconds says nothing
         return None
@@ -407,7 +407,7 @@ class BatchTable(Table):
         super().__init__(
             ["file", "answer", "tokens", "note"],
             [[Path(r.file).name, _short(r.answer, 100),
-              "" if not r.usage else r.usage.get("total_tokens", ""),
+              "" if not r.usage else r.usage.get("total_tokens", ""),  # a row keeps the raw dict
               r.error or (Path(r.speech).name if r.speech else "") + (" (cached)" if r.cached else "")]
              for r in shown],
             caption=f"The first {len(shown)} of {len(rows)} rows: the whole table is in --out "
