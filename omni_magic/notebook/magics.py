@@ -7,7 +7,6 @@ works with no code. The instance owns its client and conversation: no globals.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,22 +17,20 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Enum, Float, Int, Unicode, default
 
 from .. import backend, catalog
-
-from . import live, progress, view
-from .options import expand, from_options, natural_key
-from ..attachments import Attachment
-from ..batch import DEFAULT_CONCURRENCY, Batch, Cache, as_table, default_cache_dir, kind_of
+from ..batch import DEFAULT_CONCURRENCY
 from ..body import EncodedBody
 from ..conversation import Conversation
 from ..errors import Interrupted, InvalidRequest, OmniError
 from ..recording import Recording, fingerprint
 from ..request import elide_media
 from ..response import collect
+from . import live, view
+from .each import run_batch, set_underscore
+from .options import CellOptions, speed, unquote
 
 if TYPE_CHECKING:
     from ..client import OmniClient
 
-REDRAW_BATCH = 0.1  # seconds between progress redraws of a batch
 
 EXAMPLES = """
 Examples::
@@ -192,7 +189,7 @@ class OmniMagics(Magics):
             raise
         except Exception as exc:  # argparse can raise odd things on odd lines
             raise UsageError(f"Could not read the options: {exc}. See %%omni? for help.") from None
-        _unquote(args)
+        unquote(args)
         if cell is None:
             return self._line(args)
         if args.command:
@@ -206,17 +203,17 @@ class OmniMagics(Magics):
 
     def _cell(self, args: Any, prompt: str) -> None:
         if args.each:
-            return self._batch(args, prompt)
+            return run_batch(self, args, prompt)
         if args.concurrency is not None:
             raise UsageError("--concurrency sets how many requests of a batch run at once: add --each GLOB.")
-        output = self._output(args)
-        notes = list(output.pop("notes"))
+        options = CellOptions.resolve(args, self, self._catalog(), namespace=self.shell.user_ns)
+        notes = list(options.notes)
         if args.replay and args.record:
             raise UsageError("--replay plays a recording and sends nothing, so there is nothing "
                              "to --record: use one or the other.")
         if args.speed and not args.replay:
             raise UsageError("--speed sets the pace of a --replay: add --replay FILE.")
-        speed = _speed(args.speed or "1")
+        pace = speed(args.speed or "1")
         recording = Recording.load(args.replay) if args.replay else None
         client = self._client_for(args)
         if args.new:
@@ -224,16 +221,12 @@ class OmniMagics(Magics):
         # A re-run of a cell replaces its turn and sees only the turns before it.
         key = self._cell_id
         context = self.conversation.before(key)
-        attachments = from_options(
-            images=args.image, audio=args.audio, video=args.video, frames=args.frames,
-            rate=args.rate, namespace=self.shell.user_ns,
-        )
         request = client.prepare(
-            prompt.strip(), attachments=attachments, history=context.messages(),
-            history_tokens=context.media_tokens(), **output,
+            prompt.strip(), history=context.messages(), history_tokens=context.media_tokens(),
+            **options.request(),
         )
-        if attachments:
-            view.show_previews(attachments)
+        if options.attachments:
+            view.show_previews(list(options.attachments))
         for warning in request.warnings:
             view.show(view.Notice(warning, "warn"))
         notes += request.notes
@@ -244,7 +237,7 @@ class OmniMagics(Magics):
 
         if recording is not None:
             label = f"replay of {recording.path.name}"
-            events = recording.events(speed)
+            events = recording.events(pace)
             if recording.fingerprint != fingerprint(EncodedBody(request.body)):
                 notes.append(f"{recording.path.name} was recorded for a different request (the "
                              "prompt, options or media differ): it replays as it was recorded.")
@@ -269,71 +262,12 @@ class OmniMagics(Magics):
             raise
         saved = [_save_speech(response, args.save)] if args.save else []
         stream_view.finish(response, show_usage=self.show_usage, autoplay=self.autoplay, notes=saved)
-        _set_underscore(self.shell, response)
+        set_underscore(self.shell, response)
         if response.error is None and response.text:
             self.conversation.record(
                 request.user_message, response.text, request.model, key=key,
                 media_tokens=request.media_tokens,
             )
-
-    def _batch(self, args: Any, prompt: str) -> None:
-        """--each: one request per file, ``--concurrency`` at a time, into a table."""
-        clash = [flag for flag, value in (
-            ("-i/--image", args.image), ("-a/--audio", args.audio), ("--video", args.video),
-            ("--frames", args.frames), ("--record", args.record), ("--replay", args.replay),
-            ("--new", args.new), ("--dry-run", args.dry_run)) if value]
-        if clash:
-            raise UsageError(f"--each attaches each file itself and runs apart from the conversation, "
-                             f"so it cannot go with {', '.join(clash)}.")
-        concurrency = self.concurrency if args.concurrency is None else args.concurrency
-        if concurrency < 1:
-            raise UsageError(f"--concurrency must be at least 1, not {concurrency}.")
-        files = _batch_files(args.each)
-        # Speech is asked for only when it is kept: a batch does not hold answers' audio.
-        options = self._output(args, speech=args.save is not None and self.audio and not args.text_only)
-        notes = options.pop("notes")
-        if args.save is not None and not options["audio"]:
-            raise UsageError("--save DIR keeps each file's speech, but this batch asks for text only "
-                             "(--text-only, --think, a model that answers in text, or "
-                             "%config OmniMagics.audio = False).")
-        speech = options["audio"]
-        client = self._client_for(args)
-        for note in notes + client.prepare(prompt.strip(), **options).notes:  # bad options fail now
-            view.show(view.Notice(note))
-
-        def build(path: str) -> Any:
-            kind = kind_of(path)
-            if kind is None:
-                raise InvalidRequest(f"{Path(path).name}: not an image, audio or video file by its name.")
-            return client.prepare(prompt.strip(), attachments=[Attachment(kind, path)], **options)
-
-        batch = Batch(
-            client, files, build, concurrency=concurrency,
-            cache=Cache(self.cache_dir or default_cache_dir()) if self.batch_cache else None,
-            save_dir=Path(args.save).expanduser() if speech else None, retries=self.max_retries,
-        )
-        self._tell_emulated(client)
-        bar = self._progress(len(files))
-        interrupted = False
-        batch.start()
-        try:
-            while not batch.wait(REDRAW_BATCH):
-                bar.update(batch.progress())
-        except KeyboardInterrupt:
-            batch.stop()
-            interrupted = True
-        rows = batch.results()
-        bar.finish(batch.progress(), interrupted)
-        view.show(view.BatchTable(rows))
-        table = as_table(rows)
-        if args.out:
-            self.shell.user_ns[args.out] = table
-        _set_underscore(self.shell, table)
-
-    def _progress(self, total: int) -> Any:
-        if self._display_mode() == "widgets":
-            return progress.BatchProgressBar(total)
-        return progress.BatchProgressLine(total)
 
     def _dry_run(self, client: OmniClient, request: Any) -> None:
         endpoint = (
@@ -375,45 +309,6 @@ class OmniMagics(Magics):
             return catalog.load_catalog(self.catalog_file or None)
         except catalog.CatalogError as exc:
             raise UsageError(str(exc)) from None
-
-    def _output(self, args: Any, speech: bool | None = None) -> dict[str, Any]:
-        """What the cell asks of the model, from its options and the traits, with the notes
-        for what was turned off on the user's behalf. ``speech`` overrides the wish for speech."""
-        model = args.model or self.model
-        info = self._catalog().resolve(model)
-        if args.think and args.no_think:
-            raise UsageError("--think and --no-think contradict each other: keep one.")
-        thinking = True if args.think else False if args.no_think else self.thinking
-        effort = args.effort or self.effort or None
-        if speech is None:
-            speech = self.audio and not args.text_only
-        notes: list[str] = []
-        if speech and info is not None and not info.family.speaks:
-            if args.voice:
-                raise UsageError(f"{info.id} answers in text only, so -v/--voice cannot go with it. "
-                                 "Drop -v, or use -m qwen3.5-omni-plus to hear the answer.")
-            speech = False
-            notes.append(f"{info.id} answers in text only: speech is off for this cell "
-                         "(qwen3.5-omni-plus speaks).")
-        thinks = thinking is True or (thinking is None and info is not None
-                                      and info.family.thinking.mode == "default" and effort != "none")
-        if speech and thinks:
-            if args.voice:
-                raise UsageError(
-                    "--think answers in text only, so -v/--voice cannot go with it. "
-                    "Drop -v, or drop --think to hear the answer."
-                )
-            speech = False
-            notes.append("Thinking mode answers in text only: speech is off for this cell.")
-        return dict(
-            model=model, voice=(args.voice or self.voice or None) if speech else None, audio=speech,
-            thinking=thinking, effort=effort, search=bool(args.search) or self.search,
-            hi_res=bool(args.hi_res) or self.hi_res,
-            multichannel=bool(args.multichannel) or self.multichannel,
-            system=(args.system if args.system is not None else self.system) or None,
-            max_tokens=args.max_tokens if args.max_tokens is not None else (self.max_tokens or None),
-            notes=notes,
-        )
 
     def _settings(self, args: Any) -> tuple[backend.Backend, dict[str, Any]]:
         """What the cell's client is built from: the backend it resolves to (the key and the
@@ -496,22 +391,6 @@ class OmniMagics(Magics):
             self._player = None
 
 
-def _set_underscore(shell: Any, response: Any) -> None:
-    """Make the answer ``_`` (even a partial one), rotating ``__`` and ``___`` as usual.
-
-    The displayhook also files it as ``Out[N]``/``_N``; those are dropped again, because the
-    cell showed no Out and because a session of spoken answers would otherwise keep up to
-    1,000 of them (~0.7 MB of speech each) alive in the output cache.
-    """
-    hook = shell.displayhook
-    hook.update_user_ns(response)
-    count = hook.prompt_count
-    if shell.user_ns.get("_oh", {}).get(count) is response:
-        shell.user_ns["_oh"].pop(count)
-        for namespace in (shell.user_ns, shell.user_ns_hidden):  # push() files _N in both
-            namespace.pop(f"_{count}", None)
-
-
 def _save_speech(response: Any, path: str) -> view.Notice:
     """Save the speech for --save; the note that says where (or why not) goes under the player."""
     if not response.audio_chunks:
@@ -521,45 +400,6 @@ def _save_speech(response: Any, path: str) -> view.Notice:
     except (OSError, RuntimeError) as exc:  # soundfile reports an unwritable path as RuntimeError
         return view.Notice(f"Could not save the speech to {path}: {exc}. Choose another path "
                            "and call .save_audio(path) on the answer.", "warn")
-
-
-def _batch_files(pattern: str) -> list[str]:
-    """The files of --each: a glob's matches (natural order), or every file in a folder."""
-    path = Path(pattern).expanduser()
-    if path.is_dir():
-        files = sorted((str(p) for p in path.iterdir() if p.is_file() and kind_of(p)), key=natural_key)
-    else:
-        files = [f for f in expand(pattern) if Path(f).is_file()]
-    if not files:
-        raise UsageError(f"--each {pattern!r} matches no media file.")
-    return files
-
-
-def _speed(value: str) -> float:
-    """--speed: a factor above 0, or ``max`` for no waiting at all."""
-    if value.lower() in ("max", "inf"):
-        return math.inf
-    try:
-        speed = float(value)
-    except ValueError:
-        speed = 0.0
-    if not 0 < speed < math.inf:
-        raise UsageError(f"--speed takes a number above 0 (1 is the recorded pace) or max, not {value!r}.")
-    return speed
-
-
-def _unquote(args: Any) -> None:
-    """Drop the quotes IPython's option splitter leaves on values ('a b', "x/*.png")."""
-
-    def strip(value: Any) -> Any:
-        if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            return value[1:-1]
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-
-    for name, value in vars(args).items():
-        setattr(args, name, strip(value))
 
 
 def _has_widget_frontend(shell: Any) -> bool:

@@ -1,0 +1,96 @@
+"""``%%omni --each GLOB``: a cell's prompt once per file, ``--concurrency`` requests at a time,
+with a progress bar and a table of the answers (the library's ``Batch`` does the work)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from ..attachments import Attachment
+from ..batch import Batch, Cache, as_table, default_cache_dir, kind_of
+from ..errors import InvalidRequest
+from . import progress, view
+from .options import CellOptions, batch_files
+
+if TYPE_CHECKING:
+    from .magics import OmniMagics
+
+REDRAW_BATCH = 0.1  # seconds between progress redraws of a batch
+
+
+def run_batch(magics: OmniMagics, args: Any, prompt: str) -> None:
+    """--each: one request per file, ``--concurrency`` at a time, into a table."""
+    clash = [flag for flag, value in (
+        ("-i/--image", args.image), ("-a/--audio", args.audio), ("--video", args.video),
+        ("--frames", args.frames), ("--record", args.record), ("--replay", args.replay),
+        ("--new", args.new), ("--dry-run", args.dry_run)) if value]
+    if clash:
+        raise UsageError(f"--each attaches each file itself and runs apart from the conversation, "
+                         f"so it cannot go with {', '.join(clash)}.")
+    concurrency = magics.concurrency if args.concurrency is None else args.concurrency
+    if concurrency < 1:
+        raise UsageError(f"--concurrency must be at least 1, not {concurrency}.")
+    files = batch_files(args.each)
+    # Speech is asked for only when it is kept: a batch does not hold answers' audio.
+    cell = CellOptions.resolve(args, magics, magics._catalog(),
+                               speech=args.save is not None and magics.audio and not args.text_only)
+    options = cell.request()
+    if args.save is not None and not cell.audio:
+        raise UsageError("--save DIR keeps each file's speech, but this batch asks for text only "
+                         "(--text-only, --think, a model that answers in text, or "
+                         "%config OmniMagics.audio = False).")
+    client = magics._client_for(args)
+    for note in [*cell.notes, *client.prepare(prompt.strip(), **options).notes]:  # fail now
+        view.show(view.Notice(note))
+
+    def build(path: str) -> Any:
+        kind = kind_of(path)
+        if kind is None:
+            raise InvalidRequest(f"{Path(path).name}: not an image, audio or video file by its name.")
+        return client.prepare(prompt.strip(), **{**options, "attachments": [Attachment(kind, path)]})
+
+    batch = Batch(
+        client, files, build, concurrency=concurrency,
+        cache=Cache(magics.cache_dir or default_cache_dir()) if magics.batch_cache else None,
+        save_dir=Path(args.save).expanduser() if cell.audio else None, retries=magics.max_retries,
+    )
+    magics._tell_emulated(client)
+    bar = _progress(magics, len(files))
+    interrupted = False
+    batch.start()
+    try:
+        while not batch.wait(REDRAW_BATCH):
+            bar.update(batch.progress())
+    except KeyboardInterrupt:
+        batch.stop()
+        interrupted = True
+    rows = batch.results()
+    bar.finish(batch.progress(), interrupted)
+    view.show(view.BatchTable(rows))
+    table = as_table(rows)
+    if args.out:
+        magics.shell.user_ns[args.out] = table
+    set_underscore(magics.shell, table)
+
+def _progress(magics: OmniMagics, total: int) -> Any:
+    if magics._display_mode() == "widgets":
+        return progress.BatchProgressBar(total)
+    return progress.BatchProgressLine(total)
+
+
+def set_underscore(shell: Any, response: Any) -> None:
+    """Make the answer ``_`` (even a partial one), rotating ``__`` and ``___`` as usual.
+
+    The displayhook also files it as ``Out[N]``/``_N``; those are dropped again, because the
+    cell showed no Out and because a session of spoken answers would otherwise keep up to
+    1,000 of them (~0.7 MB of speech each) alive in the output cache.
+    """
+    hook = shell.displayhook
+    hook.update_user_ns(response)
+    count = hook.prompt_count
+    if shell.user_ns.get("_oh", {}).get(count) is response:
+        shell.user_ns["_oh"].pop(count)
+        for namespace in (shell.user_ns, shell.user_ns_hidden):  # push() files _N in both
+            namespace.pop(f"_{count}", None)
