@@ -174,7 +174,7 @@ def image_method(model: ModelLike = DEFAULT_MODEL, *, hi_res: bool = False) -> s
     rules = model_of(model).family.tokens
     f = rules.image_factor
     cap = rules.image_max_tokens_hi_res if hi_res and rules.image_max_tokens_hi_res else rules.image_max_tokens
-    return f"official formula ({f}x{f} px per token, {rules.image_min_tokens}-{cap} tokens, +2)"
+    return f"the service's formula ({f}x{f} px per token, {rules.image_min_tokens}-{cap} tokens, +2)"
 
 
 def _fit(height: float, width: float, factor: int, min_pixels: float, max_pixels: float,
@@ -295,7 +295,7 @@ def frames_tokens(width: int, height: int, count: int, model: ModelLike = DEFAUL
 def video_method(model: ModelLike = DEFAULT_MODEL) -> str:
     rules = model_of(model).family.tokens
     f = rules.image_factor
-    return (f"official formula ({FPS} frames/s, at most {rules.fps_max_frames} frames, "
+    return (f"the service's formula ({FPS} frames/s, at most {rules.fps_max_frames} frames, "
             f"{f}x{f} px per token per frame pair, +2)")
 
 
@@ -330,7 +330,7 @@ def _per_second(seconds: float, rate: float) -> int:
 
 def audio_method(model: ModelLike = DEFAULT_MODEL) -> str:
     rules = model_of(model).family.tokens
-    return f"official formula ({rules.audio_in_per_second:g} tokens/s)"
+    return f"the service's formula ({rules.audio_in_per_second:g} tokens/s)"
 
 
 def _whole(value: object) -> bool:

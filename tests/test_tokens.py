@@ -441,7 +441,7 @@ def test_audio_tokens_are_the_official_rule_with_a_part_token_counted_whole(mode
     rate = REFERENCE[model].AUDIO_INPUT_RATE
     got = [tokens.audio_tokens(s, model) for s in AUDIO_LENGTHS]
     assert got == [math.ceil(_exact(s, rate)) for s in AUDIO_LENGTHS]
-    assert tokens.audio_method(model) == f"official formula ({rate:g} tokens/s)"
+    assert tokens.audio_method(model) == f"the service's formula ({rate:g} tokens/s)"
 
 
 @pytest.mark.parametrize("model", [m for m in MODELS if REFERENCE[m].AUDIO_OUTPUT_RATE])
@@ -484,19 +484,19 @@ def test_audio_refuses_nonsense_lengths():
 
 
 def test_methods_name_the_family_constants():
-    assert tokens.image_method(PLUS) == "official formula (32x32 px per token, 24-1280 tokens, +2)"
+    assert tokens.image_method(PLUS) == "the service's formula (32x32 px per token, 24-1280 tokens, +2)"
     assert tokens.image_method(PLUS, hi_res=True) == \
-        "official formula (32x32 px per token, 24-16384 tokens, +2)"
-    assert tokens.image_method(FLASH) == "official formula (32x32 px per token, 4-1280 tokens, +2)"
-    assert tokens.image_method(TURBO) == "official formula (28x28 px per token, 4-1280 tokens, +2)"
+        "the service's formula (32x32 px per token, 24-16384 tokens, +2)"
+    assert tokens.image_method(FLASH) == "the service's formula (32x32 px per token, 4-1280 tokens, +2)"
+    assert tokens.image_method(TURBO) == "the service's formula (28x28 px per token, 4-1280 tokens, +2)"
     assert tokens.video_method(PLUS) == \
-        "official formula (2 frames/s, at most 2048 frames, 32x32 px per token per frame pair, +2)"
+        "the service's formula (2 frames/s, at most 2048 frames, 32x32 px per token per frame pair, +2)"
     assert "at most 2048 frames" in tokens.video_method(OMNI38)
     assert "at most 128 frames" in tokens.video_method(FLASH)
     assert "at most 80 frames, 28x28" in tokens.video_method(OPEN)
-    assert tokens.audio_method(OMNI38) == "official formula (7 tokens/s)"
-    assert tokens.audio_method(FLASH) == "official formula (12.5 tokens/s)"
-    assert tokens.audio_method(TURBO) == "official formula (25 tokens/s)"
+    assert tokens.audio_method(OMNI38) == "the service's formula (7 tokens/s)"
+    assert tokens.audio_method(FLASH) == "the service's formula (12.5 tokens/s)"
+    assert tokens.audio_method(TURBO) == "the service's formula (25 tokens/s)"
 
 
 def test_the_hidden_speech_prompt_is_the_services_examples_difference():

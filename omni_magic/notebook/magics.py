@@ -106,8 +106,11 @@ class OmniMagics(Magics):
     timeout = Float(60.0, help="Seconds to wait for the next bytes of an answer.").tag(config=True)
     max_retries = Int(2, help="Retries of 408/409/429/5xx and connection failures before the first event.").tag(config=True)
     show_usage = Bool(True, help="Show the token table after each answer.").tag(config=True)
-    autoplay = Bool(False, help="Start playing the speech as soon as the answer is complete.").tag(config=True)
-    live_audio = Bool(help="Play the speech in the page while it streams (a widget; needs "
+    autoplay = Bool(False, help="When the live player is off (live_audio = False, or a frontend "
+                    "without widgets): play the answer's audio element by itself once the answer "
+                    "is complete. The live player plays the speech as it streams whatever this says. "
+                    "The element keeps the setting in a saved notebook.").tag(config=True)
+    live_audio = Bool(help="Play the speech in the page while it streams (the live player, a widget; needs "
                       "ipywidgets in the frontend). Default on; env OMNI_LIVE_AUDIO=0 turns it off.").tag(config=True)
     display_mode = Enum(["auto", "widgets", "text"], "auto", help="Live view: widgets, plain text, or auto.").tag(config=True)
     emulator_first_token = Float(0.3, help="Emulator: seconds before the first token.").tag(config=True)
