@@ -1,14 +1,22 @@
-"""The quickstart notebook run in a real JupyterLab, in Debian's Chromium driven by Playwright.
+"""The quickstart notebook run in a real JupyterLab 4 and a real Notebook 7, in Debian's
+Chromium driven by Playwright.
 
 What only a browser can show: the answer grows in the page while it streams (the ipywidgets
 live view renders, so the widget manager works), the live view is replaced by static outputs
-when the stream ends, the ``<audio>`` element plays exactly the speech saved to disk, the usage
-table renders, and the notebook saved from the page holds everything with no widget state.
+when the stream ends, the ``<audio>`` element plays exactly the speech saved to disk, the live
+speech player schedules the speech while the answer streams, the usage table renders, and the
+notebook saved from the page holds everything with no widget state.
 
-No browser is downloaded: the test drives ``/usr/bin/chromium`` (``apt-get install chromium``).
-Without Chromium, Playwright or JupyterLab it is skipped, unless ``OMNI_REQUIRE_BROWSER=1``
-(set by ``.ci/run``), which turns the skip into a failure. Screenshots go to
-``$OMNI_UI_ARTIFACTS``, else ``build/ui/`` under the checkout.
+The same check runs in both frontends, each in a server of its own: ``python -m jupyterlab``
+(the notebook at ``/lab/tree/<file>``) and ``python -m notebook``, the ``notebook`` package's
+Notebook 7 (its file browser at ``/tree``, the notebook at ``/notebooks/<file>``). Each test
+asserts which application the page runs, so a redirect to the other frontend cannot pass.
+VS Code is not driven here.
+
+No browser is downloaded: the tests drive ``/usr/bin/chromium`` (``apt-get install chromium``).
+Without Chromium, Playwright, JupyterLab or (for Notebook 7) the notebook package they are
+skipped, unless ``OMNI_REQUIRE_BROWSER=1`` (set by ``.ci/run``), which turns the skip into a
+failure. Screenshots go to ``$OMNI_UI_ARTIFACTS``, else ``build/ui/`` under the checkout.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,8 +54,9 @@ CHROMIUM_ARGS = [
     # The live speech player starts without a click, as it does after the click on "run".
     "--autoplay-policy=no-user-gesture-required",
 ]
-# JupyterLab user settings written into the isolated settings dir: no news/update pop-up over
-# the notebook, and every cell kept in the DOM (no windowing) so selectors and screenshots see it.
+# User settings written into the isolated settings dir (JupyterLab and Notebook 7 read the same
+# ones): no news/update pop-up over the notebook, and every cell kept in the DOM (no windowing) so
+# selectors and screenshots see it.
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
@@ -55,7 +65,34 @@ LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """One Jupyter frontend: how to start its server and where it shows a notebook."""
+
+    label: str  # as the README names it
+    module: str  # python -m MODULE starts the server; also the package it needs
+    app_name: str  # window.jupyterapp.name in the page
+    major: str  # the major version window.jupyterapp.version must have
+    expose_app: str  # the option that sets window.jupyterapp (run all, save, the kernel's state)
+    notebook_path: str  # the notebook's page, {name} its file name
+    tree_path: str | None  # a file browser page of its own, checked to list the notebook
+    tag: str  # artifact names: quickstart-{tag}.png, quickstart{cell_tag}-omni-cell.png
+    cell_tag: str
+
+
+JUPYTERLAB = Frontend(
+    label="JupyterLab 4", module="jupyterlab", app_name="JupyterLab", major="4",
+    expose_app="--LabApp.expose_app_in_browser=True",
+    notebook_path="/lab/tree/{name}", tree_path=None, tag="lab", cell_tag="",
+)
+NOTEBOOK7 = Frontend(
+    label="Notebook 7", module="notebook", app_name="Jupyter Notebook", major="7",
+    expose_app="--JupyterNotebookApp.expose_app_in_browser=True",
+    notebook_path="/notebooks/{name}", tree_path="/tree", tag="notebook7", cell_tag="-notebook7",
+)
 
 
 # -- skip policy --------------------------------------------------------------------------------
@@ -65,19 +102,19 @@ def _chromium() -> str | None:
     return shutil.which("chromium")
 
 
-def _missing() -> list[str]:
+def _missing(*modules: str) -> list[str]:
     missing = []
     if _chromium() is None:
         missing.append("chromium (apt-get install chromium)")
-    for module, extra in (("playwright", "playwright"), ("jupyterlab", "jupyterlab")):
+    for module in ("playwright", "jupyterlab", *modules):
         if importlib.util.find_spec(module) is None:
-            missing.append(f"the {extra} package (pip install -e '.[ui]')")
-    return missing
+            missing.append(f"the {module} package (pip install -e '.[ui]')")
+    return list(dict.fromkeys(missing))
 
 
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    missing = _missing()
+def _require(*modules: str) -> str:
+    """Chromium's path, or a skip (a failure under OMNI_REQUIRE_BROWSER=1) naming what is missing."""
+    missing = _missing(*modules)
     if missing:
         reason = "browser test needs " + ", ".join(missing)
         if os.environ.get("OMNI_REQUIRE_BROWSER") == "1":
@@ -86,7 +123,12 @@ def chromium_path() -> str:
     return _chromium()  # type: ignore[return-value]
 
 
-# -- the JupyterLab server ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    return _require()
+
+
+# -- the Jupyter server -------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -94,9 +136,11 @@ def _free_port() -> int:
 
 
 class Lab:
-    """A JupyterLab server on loopback with isolated Jupyter dirs; ``stop`` ends it and its kernels."""
+    """A Jupyter server (JupyterLab's or Notebook 7's) on loopback with isolated Jupyter dirs;
+    ``stop`` ends it and its kernels."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, frontend: Frontend = JUPYTERLAB) -> None:
+        self.frontend = frontend
         self.base = base
         self.root = base / "root"
         self.runtime = base / "runtime"
@@ -141,7 +185,7 @@ class Lab:
         labconfig.mkdir(parents=True, exist_ok=True)
         (labconfig / "page_config.json").write_text(json.dumps({"buildCheck": False, "buildAvailable": False}))
         cmd = [
-            sys.executable, "-m", "jupyterlab",
+            sys.executable, "-m", self.frontend.module,
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={self.port}",
@@ -149,7 +193,7 @@ class Lab:
             f"--IdentityProvider.token={TOKEN}",
             f"--ServerApp.root_dir={self.root}",
             # window.jupyterapp: run commands (run all, save) and read the kernel's state.
-            "--LabApp.expose_app_in_browser=True",
+            self.frontend.expose_app,
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")
@@ -161,7 +205,8 @@ class Lab:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"{self.frontend.label} exited with {self.proc.returncode}:\n"
+                                   f"{self.log_tail()}")
             try:
                 status = self.api("GET", "/api/status")
                 if isinstance(status, dict) and "started" in status:
@@ -169,7 +214,8 @@ class Lab:
             except (OSError, urllib.error.URLError, ValueError):
                 pass
             time.sleep(0.25)
-        raise RuntimeError(f"JupyterLab did not answer on {self.url} within 60 s:\n{self.log_tail()}")
+        raise RuntimeError(f"{self.frontend.label} did not answer on {self.url} within 60 s:\n"
+                           f"{self.log_tail()}")
 
     def api(self, method: str, path: str, timeout: float = 5) -> object:
         request = urllib.request.Request(
@@ -244,9 +290,21 @@ def _pids_mentioning(text: str) -> list[int]:
     return pids
 
 
-@pytest.fixture(scope="module")
+# Function-scoped: each server serves one test, and is gone before the next one starts.
+@pytest.fixture
 def lab(chromium_path, tmp_path_factory):
-    server = Lab(tmp_path_factory.mktemp("lab"))
+    server = Lab(tmp_path_factory.mktemp("lab"), JUPYTERLAB)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def notebook7(chromium_path, tmp_path_factory):
+    _require(NOTEBOOK7.module)  # the notebook package too, with the same skip policy
+    server = Lab(tmp_path_factory.mktemp("notebook7"), NOTEBOOK7)
     try:
         server.start()
         yield server
@@ -339,6 +397,14 @@ def _new_maxima(lengths: list[int]) -> list[int]:
 
 
 def test_quickstart_streams_plays_and_saves_in_jupyterlab(lab, chromium_path, artifacts):
+    _quickstart_in_browser(lab, chromium_path, artifacts)
+
+
+def test_quickstart_streams_plays_and_saves_in_notebook7(notebook7, chromium_path, artifacts):
+    _quickstart_in_browser(notebook7, chromium_path, artifacts)
+
+
+def _quickstart_in_browser(lab: Lab, chromium_path: str, artifacts: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     nb_path = lab.root / QUICKSTART.name
@@ -358,13 +424,31 @@ def test_quickstart_streams_plays_and_saves_in_jupyterlab(lab, chromium_path, ar
                 browser.close()
     except BaseException:
         print("\n--- browser console (errors and warnings) ---\n" + "\n".join(console[-30:]))
-        print("--- JupyterLab log (tail) ---\n" + lab.log_tail())
+        print(f"--- {lab.frontend.label} server log (tail) ---\n" + lab.log_tail())
         raise
 
 
-def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Path) -> None:
-    page.goto(f"{lab.url}/lab/tree/{QUICKSTART.name}?token={TOKEN}", timeout=90_000)
+def _open_notebook(page, lab: Lab) -> None:
+    """Open the quickstart in the frontend's own notebook page; check the page is that frontend's."""
+    frontend = lab.frontend
+    if frontend.tree_path is not None:  # Notebook 7: its file browser lists the notebook
+        page.goto(f"{lab.url}{frontend.tree_path}?token={TOKEN}", timeout=90_000)
+        page.locator(".jp-DirListing-item", has_text=QUICKSTART.name).first.wait_for(timeout=60_000)
+        assert "/tree" in page.url, page.url
+    page.goto(f"{lab.url}{frontend.notebook_path.format(name=QUICKSTART.name)}?token={TOKEN}",
+              timeout=90_000)
     page.wait_for_function(KERNEL_IDLE_JS, timeout=90_000)  # the first kernel start is slow
+    app = page.evaluate("() => ({name: window.jupyterapp.name, version: window.jupyterapp.version})")
+    print(f"\n{frontend.label}: the page runs {app['name']} {app['version']} at {page.url.split('?')[0]}")
+    assert app["name"] == frontend.app_name, (app, frontend)
+    assert app["version"].split(".")[0] == frontend.major, (app, frontend)
+    path = frontend.notebook_path.format(name=QUICKSTART.name)
+    assert page.url.split("?")[0].endswith(path), (page.url, path)  # not redirected elsewhere
+
+
+def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Path) -> None:
+    frontend = lab.frontend
+    _open_notebook(page, lab)
     marked = page.evaluate(
         """(i) => {
           const cell = window.jupyterapp.shell.currentWidget.content.widgets[i];
@@ -390,7 +474,7 @@ def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Pat
     samples: list[dict] = []
     deadline = time.monotonic() + 90
     final = None
-    streaming_shot = artifacts / "quickstart-omni-cell-streaming.png"
+    streaming_shot = artifacts / f"quickstart{frontend.cell_tag}-omni-cell-streaming.png"
     streaming_shot.unlink(missing_ok=True)
     shot_taken = False
     while time.monotonic() < deadline:
@@ -490,7 +574,8 @@ def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Pat
     assert not widget_outputs, f"widget views saved in the notebook: {widget_outputs}"
 
     # 7. Screenshots: the whole notebook (the viewport stretched to its height) and the cell.
-    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    page.evaluate("() => { const shell = window.jupyterapp.shell;"
+                  " if (typeof shell.collapseLeft === 'function') shell.collapseLeft(); }")
     hidden = page.evaluate(  # how far the last cell reaches below the notebook's visible area
         """() => {
           const scroller = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')
@@ -503,11 +588,11 @@ def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Pat
         }""")
     page.set_viewport_size({"width": 1280, "height": min(1000 + max(0, int(hidden)) + 60, 8000)})
     page.wait_for_timeout(500)
-    full = artifacts / "quickstart-lab.png"
+    full = artifacts / f"quickstart-{frontend.tag}.png"
     page.screenshot(path=str(full), full_page=True)
-    clip = artifacts / "quickstart-omni-cell.png"
+    clip = artifacts / f"quickstart{frontend.cell_tag}-omni-cell.png"
     cell.screenshot(path=str(clip))
-    shutil.copy(nb_path, artifacts / "quickstart-saved.ipynb")
+    shutil.copy(nb_path, artifacts / f"quickstart{frontend.cell_tag}-saved.ipynb")
     shots = [full, clip] + ([streaming_shot] if streaming_shot.exists() else [])
     print("screenshots: " + ", ".join(str(s) for s in shots))
 
