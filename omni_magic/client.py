@@ -3,24 +3,31 @@
 The one seam is httpx's transport (``transport=``): tests hand in an
 ``httpx.MockTransport`` and the whole client runs without a socket. Retries
 happen only before the first event, so nothing the user has seen is repeated.
+Every httpx error becomes an OmniError in one place, ``OmniClient._mapped_errors`` (as in
+httpx's ``map_httpcore_exceptions``); a stream is an ``EventStream``, closed by ``with``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import inspect
 import random
 import time
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from . import api_errors, backend, dialects
 from . import catalog as catalogs
-from .catalog import Catalog
-from .body import EncodedBody
-from .errors import ConnectError, OmniError, StreamCutShort, StreamError
 from ._version import __version__
+from .body import EncodedBody
+from .catalog import Catalog
 from .chunks import read_payloads
+from .errors import ConnectError, InvalidRequest, OmniError, ProtocolError, StreamCutShort, StreamError
 from .events import Event
 from .recording import Recorder, fingerprint, recorded
 from .request import ChatRequest, build_request, elide_media
@@ -33,6 +40,21 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 # Asking a server which dialect it speaks must not hold up a cell: a slow answer means DashScope's.
 DETECT_TIMEOUT = httpx.Timeout(3.0)
+
+# Body fields passed through as keywords: the OpenAI-compatible sampling and tool fields that
+# DashScope's and vLLM's chat completions document. Anything else is refused by name, so a typo
+# (``temprature=``) is an error instead of a field the server silently ignores; a field this list
+# lacks goes in ``extra_body={...}``, the documented escape hatch.
+PASS_THROUGH = frozenset({
+    "temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty",
+    "repetition_penalty", "seed", "stop", "n", "response_format", "tools", "tool_choice",
+    "parallel_tool_calls", "logprobs", "top_logprobs",
+})
+# build_request's keywords, read from its signature so an option added there is accepted here.
+_PARAMETERS = frozenset(name for name, p in inspect.signature(build_request).parameters.items()
+                        if p.kind is inspect.Parameter.KEYWORD_ONLY)
+# The options a caller may name: all but those the client fills in from its backend.
+OPTIONS = _PARAMETERS - {"region", "dashscope"}
 
 
 class OmniClient:
@@ -128,7 +150,8 @@ class OmniClient:
                 return dialects.from_models(response.json())
             finally:
                 response.close()
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError):
+            # An unparsable base URL too: the POST then says what is wrong with it.
             return dialects.DASHSCOPE
 
     @property
@@ -155,34 +178,36 @@ class OmniClient:
     def prepare(self, prompt: str, **options: Any) -> ChatRequest:
         """Check the request and build its body; raises InvalidRequest, sends nothing.
 
-        ``options`` are those of :func:`omni_magic.request.build_request`: ``model``,
-        ``voice``, ``audio``, ``thinking``, ``attachments``, ``history``, ``system``,
-        ``max_tokens``; any other keyword passes through into the body (``temperature``...).
+        ``options`` are those of :func:`omni_magic.request.build_request` (``model``,
+        ``voice``, ``audio``, ``thinking``, ``effort``, ``attachments``, ``history``,
+        ``system``, ``max_tokens``...), the sampling fields of :data:`PASS_THROUGH`
+        (``temperature``, ``top_p``, ``seed``...), which go into the body as given, and
+        ``extra_body``, a dict of further body fields. Any other keyword is refused by name.
         The body is written in :attr:`dialect` unless ``dialect=`` says otherwise.
         """
-        if "dialect" not in options:
-            options["dialect"] = self.dialect
-        options.setdefault("catalog", self.catalog)
-        return build_request(
-            prompt,
-            region=self.backend.key_region,
-            dashscope=self.backend.strict_models,
-            **options,
-        )
+        return self._prepare("prepare", prompt, options)
 
-    def stream(self, prompt: str, **options: Any) -> Iterator[Event]:
-        """Check the request now, then return an iterator of events as they arrive."""
-        return self.send(self.prepare(prompt, **options))
+    def stream(self, prompt: str, **options: Any) -> EventStream:
+        """Check the request now, then return its events as they arrive: ``with client.stream(...)
+        as events: for event in events: ...`` releases the connection however the block ends."""
+        return self.send(self._prepare("stream", prompt, options))
 
     def chat(self, prompt: str, **options: Any) -> OmniResponse:
         """Send and wait for the whole answer. A stream cut short returns with ``.error`` set."""
-        request = self.prepare(prompt, **options)
+        request = self._prepare("chat", prompt, options)
         return collect(self.send(request), self.new_response(request))
 
+    def _prepare(self, caller: str, prompt: str, options: dict[str, Any]) -> ChatRequest:
+        options = _checked_options(caller, options)
+        if "dialect" not in options:
+            options["dialect"] = self.dialect
+        options.setdefault("catalog", self.catalog)
+        return build_request(prompt, region=self.backend.key_region,
+                             dashscope=self.backend.strict_models, **options)
+
     def new_response(self, request: ChatRequest) -> OmniResponse:
-        return OmniResponse(
-            request.model, voice=request.voice, estimate=request.estimate, request=request.body
-        )
+        return OmniResponse(request.model, voice=request.voice, estimate=request.estimate,
+                            request=request.body)
 
     def headers(self, masked: bool = False) -> dict[str, str]:
         """The headers sent with each request; ``masked`` hides the key (for showing)."""
@@ -193,8 +218,9 @@ class OmniClient:
         return headers
 
     def send(self, request: ChatRequest, *, record: str | Path | None = None,
-             retries: int | None = None) -> Iterator[Event]:
-        """Post a prepared request; the returned generator yields its events.
+             retries: int | None = None) -> EventStream:
+        """Post a prepared request when the returned stream is first iterated; it yields the
+        events, and closing it (or leaving its ``with`` block) releases the connection.
 
         ``retries`` overrides ``max_retries`` for this request (a batch retries on its own).
         ``record`` writes the raw stream to that file (or into that folder, named by the
@@ -208,65 +234,92 @@ class OmniClient:
             recorder = Recorder(record, print_=fingerprint(body), backend=self.backend.label,
                                 request=elide_media(request.body),
                                 secret=key.reveal() if key else None)
-        return self._events(url, body, recorder,
-                            self.max_retries if retries is None else retries)
+        return EventStream(self._events(url, body, recorder,
+                                        self.max_retries if retries is None else retries))
 
     # -- the stream --------------------------------------------------------------------------
     def _events(self, url: str, content: EncodedBody, recorder: Recorder | None,
-                max_retries: int) -> Iterator[Event]:
-        attempt = 0
+                max_retries: int) -> Generator[Event, None, None]:
+        """Attempts until one succeeds or fails for good. An attempt's error is retried only
+        when ``_mapped_errors`` or ``_attempt`` marked it so, which they do before any event."""
+        number = 0
         while True:
-            produced = False
+            attempt = _Attempt(number)
             try:
-                headers = {**self.headers(), "Content-Length": str(len(content))}
-                http_request = self._http.build_request("POST", url, content=content, headers=headers)
-                response = self._http.send(http_request, stream=True)
-            except httpx.TransportError as exc:
-                if attempt < max_retries:
-                    attempt += 1
-                    self._sleep(self._delay(attempt, None))
-                    continue
-                raise self._connect_error(exc, url, attempt) from None
-            try:
-                if response.status_code >= 400:
-                    response.read()
-                    error = api_errors.api_error(
-                        response.status_code, response.content, response.headers,
-                        backend_label=self.backend.label,
-                        region=self.backend.key_region,
-                        base_url=url.rsplit("/chat/completions", 1)[0], retries=attempt,
-                        dashscope=self.backend.kind == "dashscope",
-                    )
-                    if (
-                        response.status_code in api_errors.RETRYABLE_STATUS
-                        and not isinstance(error, api_errors.NOT_RETRYABLE)
-                        and attempt < max_retries
-                    ):
-                        attempt += 1
-                        self._sleep(self._delay(attempt, error.retry_after))
-                        continue
-                    raise self._scrub(error)
-                payloads = _payloads(response)
-                if recorder is not None:
-                    payloads = recorded(payloads, recorder)
-                for event in read_payloads(payloads):
-                    produced = True
-                    yield event
+                with self._mapped_errors(url, attempt):
+                    yield from self._attempt(url, content, recorder, attempt)
                 return
-            except httpx.TransportError as exc:
-                if not produced and attempt < max_retries:
-                    attempt += 1
-                    self._sleep(self._delay(attempt, None))
-                    continue
-                if not produced:
-                    raise self._connect_error(exc, url, attempt) from None
-                raise self._cut_short(exc) from None
-            except StreamError as exc:
-                raise self._scrub(exc)  # a mid-stream error may quote what the server sent
-            finally:
-                response.close()
-                if recorder is not None:  # still open only when the reader stopped early
-                    recorder.close(KeyboardInterrupt())
+            except OmniError:
+                if not attempt.retry or number >= max_retries:
+                    raise
+            number += 1
+            self._sleep(self._delay(number, attempt.retry_after))
+
+    def _attempt(self, url: str, content: EncodedBody, recorder: Recorder | None,
+                 attempt: _Attempt) -> Generator[Event, None, None]:
+        """One POST and its events; httpx's errors are left to ``_mapped_errors``."""
+        headers = {**self.headers(), "Content-Length": str(len(content))}
+        http_request = self._http.build_request("POST", url, content=content, headers=headers)
+        response = self._http.send(http_request, stream=True)
+        try:
+            if response.status_code >= 400:
+                response.read()
+                error = api_errors.api_error(
+                    response.status_code, response.content, response.headers,
+                    backend_label=self.backend.label, region=self.backend.key_region,
+                    base_url=url.rsplit("/chat/completions", 1)[0], retries=attempt.number,
+                    dashscope=self.backend.kind == "dashscope")
+                attempt.retry = (response.status_code in api_errors.RETRYABLE_STATUS
+                                 and not isinstance(error, api_errors.NOT_RETRYABLE))
+                attempt.retry_after = error.retry_after
+                raise error
+            payloads = _payloads(response)
+            if recorder is not None:
+                payloads = recorded(payloads, recorder)
+            for event in read_payloads(payloads):
+                attempt.produced = True
+                yield event
+        finally:
+            # On every exit, a consumer's close() (GeneratorExit) too: the connection is freed.
+            response.close()
+            if recorder is not None:  # still open only when the reader stopped early
+                recorder.close(KeyboardInterrupt())
+
+    @contextlib.contextmanager
+    def _mapped_errors(self, url: str, attempt: _Attempt) -> Iterator[None]:
+        """The one place an httpx error becomes an OmniError, and every error leaves scrubbed.
+
+        Before the first event a failure is the connection's (ConnectError; a transport error
+        may be retried: the user has seen nothing); after it, the stream was cut short and what
+        arrived is kept (StreamCutShort). A body that cannot be decoded is the server's fault
+        either way (ProtocolError); a URL httpx cannot parse is the caller's (InvalidRequest).
+        Raised ``from None``: ours names httpx's type, and its request's headers hold the key.
+        """
+        try:
+            yield
+        except OmniError as exc:
+            self._scrub(exc)  # an error answer or a chunk may quote what the server sent
+            raise
+        except httpx.InvalidURL as exc:
+            raise self._scrub(InvalidRequest(
+                f"The base URL {url.rsplit('/chat/completions', 1)[0]!r} is not a valid URL ({exc}). "
+                "Fix base_url (or DASHSCOPE_BASE_URL), for example http://127.0.0.1:8000/v1."
+            )) from None
+        except httpx.DecodingError as exc:
+            raise self._scrub(ProtocolError(
+                f"{self.backend.label} sent a body that could not be decoded ({exc}): "
+                f"{'the answer below is partial' if attempt.produced else 'nothing arrived'}. "
+                "Run the cell again; if it happens again, the server or a proxy in between "
+                "garbles its responses (Content-Encoding)."
+            )) from None
+        except httpx.HTTPError as exc:
+            if attempt.produced:
+                raise self._scrub(self._cut_short(exc)) from None
+            # A transport error may be passing (a reset, a timeout); a scheme httpx does not
+            # speak, or a non-transport error (too many redirects...), fails the same way again.
+            attempt.retry = (isinstance(exc, httpx.TransportError)
+                             and not isinstance(exc, httpx.UnsupportedProtocol))
+            raise self._connect_error(exc, url, attempt.number) from None
 
     # -- helpers -----------------------------------------------------------------------------
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -275,7 +328,7 @@ class OmniClient:
         base = self.backoff * (2 ** (attempt - 1))
         return min(base, 8.0) * (0.5 + random.random() / 2)  # jitter spreads retrying clients
 
-    def _connect_error(self, exc: httpx.TransportError, url: str, retries: int) -> ConnectError:
+    def _connect_error(self, exc: httpx.HTTPError, url: str, retries: int) -> ConnectError:
         kind = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
         tried = f" (tried {retries + 1} times)" if retries else ""
         return self._scrub(ConnectError(
@@ -283,7 +336,7 @@ class OmniClient:
             f"base URL ({url}), then run the cell again."
         ))
 
-    def _cut_short(self, exc: httpx.TransportError) -> StreamError:
+    def _cut_short(self, exc: httpx.HTTPError) -> StreamError:
         if isinstance(exc, httpx.TimeoutException):
             what = "stopped sending (read timeout)"
         else:
@@ -307,3 +360,81 @@ def _payloads(response: httpx.Response) -> Iterator[str]:
     for raw in response.iter_bytes():
         yield from decoder.decode(raw)
     yield from decoder.flush()
+
+
+class EventStream(Iterator[Event]):
+    """The events of one request as they arrive. As httpx's ``with client.stream() as r``,
+    ``with client.stream(...) as events:`` releases the connection however the block ends (a
+    ``break``, an exception, a KeyboardInterrupt); iterated without ``with``, at the stream's
+    end, on ``close()``, or whenever the garbage collector gets to it."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: Generator[Event, None, None]) -> None:
+        self._events = events  # nothing is sent until the first next()
+
+    def __next__(self) -> Event:
+        return next(self._events)
+
+    def close(self) -> None:
+        self._events.close()  # the generator's ``finally`` closes the response; idempotent
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # never swallows the block's exception
+
+
+@dataclass
+class _Attempt:
+    """One try of a request, as ``_events``, ``_attempt`` and ``_mapped_errors`` share it."""
+
+    number: int  # 0 for the first try; the retries made before it
+    produced: bool = False  # an event was yielded: from here on, nothing is retried
+    retry: bool = False  # its failure may be retried (set just before raising)
+    retry_after: float | None = None  # the server's Retry-After, when it sent one
+
+
+def _checked_options(caller: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with ``extra_body`` merged in; refuses, by name, what is neither an option
+    of build_request nor a field of PASS_THROUGH, as Python does for a function's keywords.
+    (build_request then refuses the body fields its checks decide: messages, stream...)"""
+    unknown = sorted(options.keys() - OPTIONS - PASS_THROUGH - {"extra_body"})
+    if unknown:
+        raise InvalidRequest(_unexpected(caller, unknown))
+    extra = options.pop("extra_body", None)
+    if extra is None:
+        return options
+    if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
+        raise InvalidRequest(f"extra_body must be a dict of body field names to values, not "
+                             f"{type(extra).__name__}: extra_body={{'field': value}}.")
+    # A field named like a parameter of build_request would land on that parameter, or on a
+    # body field its checks decide (model, audio, max_tokens): the option is the way to set it.
+    named = sorted(extra.keys() & _PARAMETERS)
+    if named:
+        raise InvalidRequest(f"extra_body cannot set {', '.join(map(repr, named))}: omni_magic decides "
+                             f"{'it' if len(named) == 1 else 'them'} from the options of OmniClient."
+                             f"{caller}() (model=, voice=, audio=, max_tokens=...), which check the "
+                             "service's rules.")
+    twice = sorted(extra.keys() & options.keys())
+    if twice:
+        raise InvalidRequest(f"{', '.join(map(repr, twice))} given both as a keyword and in "
+                             "extra_body: keep one.")
+    return {**options, **extra}
+
+
+def _unexpected(caller: str, names: list[str]) -> str:
+    """Python's wording for an unknown keyword, with the nearest known name and the way out."""
+    settings = inspect.signature(OmniClient.__init__).parameters  # region=, timeout=...
+    hints = []
+    for name in names:
+        close = difflib.get_close_matches(name, sorted(OPTIONS | PASS_THROUGH), n=1)
+        if name in settings:
+            hints.append(f"{name!r} is set on the client: OmniClient({name}=...)")
+        elif close:
+            hints.append(f"did you mean {close[0]!r}?")
+    what = "an unexpected keyword argument" if len(names) == 1 else "unexpected keyword arguments"
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    return (f"OmniClient.{caller}() got {what} {', '.join(map(repr, names))}{hint}; "
+            "pass extra body fields with extra_body={...}.")

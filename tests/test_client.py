@@ -5,22 +5,34 @@ from __future__ import annotations
 
 import email.utils
 import json
+import zlib
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import httpx
 import pytest
 
-from conftest import ChunkStream, sse
 from omni_magic import catalog
-from omni_magic.client import OmniClient
+from omni_magic.client import PASS_THROUGH, EventStream, OmniClient
 from omni_magic.errors import (
-    AccountError, APIError, AuthenticationError, BadRequestError, ConnectError,
-    ContentFilterError, InvalidRequest, NotFoundError, OmniError, ProtocolError, RateLimitError,
-    ServerError, StreamCutShort,
+    AccountError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConnectError,
+    ContentFilterError,
+    InvalidRequest,
+    NotFoundError,
+    OmniError,
+    ProtocolError,
+    RateLimitError,
+    ServerError,
+    StreamCutShort,
 )
 from omni_magic.events import Finished, Started, TextDelta, Usage
 from omni_magic.response import collect
+
+from conftest import ChunkStream, sse
 
 KEY = "sk-test-5f1e2d3c4b5a69788796a5b4"
 BASE = "http://test/v1"
@@ -380,6 +392,105 @@ def test_a_stream_that_dies_before_any_event_is_retried(connect):
     assert dead.closed
 
 
+# -- every httpx error becomes an OmniError ---------------------------------------------------
+
+def gzipped(body: bytes) -> bytes:
+    """``body`` gzip-compressed and flushed, so it decodes on its own: a stream's first part."""
+    packer = zlib.compressobj(wbits=31)
+    return packer.compress(body) + packer.flush(zlib.Z_SYNC_FLUSH)
+
+
+@pytest.mark.parametrize(
+    "exc, retried",
+    [(httpx.ConnectError("refused"), True), (httpx.ReadTimeout("slow"), True),
+     (httpx.RemoteProtocolError("Server disconnected without sending a response."), True),
+     (httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'."), False),
+     (httpx.TooManyRedirects("Exceeded maximum allowed redirects."), False),
+     (httpx.HTTPError("anything else httpx may raise"), False)],
+    ids=["connect", "read-timeout", "remote-protocol", "unsupported-protocol", "redirects", "http-error"],
+)
+def test_an_httpx_error_before_the_first_event_is_a_connect_error(connect, sleeps, exc, retried):
+    server = Server(fail(exc))
+    with pytest.raises(ConnectError) as info:
+        connect(server, max_retries=2).chat("Hi")
+    # A passing fault is tried again; one that would fail the same way is not.
+    assert server.calls == (3 if retried else 1) and len(sleeps) == server.calls - 1
+    assert type(exc).__name__ in str(info.value) and f"{BASE}/chat/completions" in str(info.value)
+    assert info.value.__suppress_context__  # a traceback shows our paragraph, not httpx's
+
+
+def test_a_remote_protocol_error_mid_stream_is_a_cut_keeping_the_partial_answer(connect):
+    # What httpx raises when a chunked body stops short ("incomplete chunked read").
+    error = httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+    stream = ChunkStream(events_of(answer("Hello", " there"))[:3], error=error)
+    server = Server(streamed(stream), ok("second try"))
+    response = connect(server).chat("Hi")
+    assert response.text == "Hello there"
+    assert isinstance(response.error, StreamCutShort)
+    assert "closed the connection mid-answer (RemoteProtocolError)" in str(response.error)
+    assert server.calls == 1 and stream.closed
+
+
+def test_a_body_that_cannot_be_decoded_is_a_protocol_error_keeping_what_arrived(connect):
+    stream = ChunkStream([gzipped(b"".join(events_of(answer("Hello"))[:2])), b"\xff\xfe not gzip"])
+    server = Server(lambda: httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=stream))
+    response = connect(server).chat("Hi")
+    assert response.text == "Hello"
+    assert isinstance(response.error, ProtocolError)
+    assert "could not be decoded" in str(response.error) and "partial" in str(response.error)
+    assert server.calls == 1 and stream.closed
+
+
+def test_a_decoding_error_before_any_event_is_not_retried(connect, sleeps):
+    server = Server(lambda: httpx.Response(200, headers={"Content-Encoding": "gzip"},
+                                           content=b"not gzip at all"), ok())
+    response = connect(server).chat("Hi")
+    assert isinstance(response.error, ProtocolError) and response.text == ""
+    assert "nothing arrived" in str(response.error)
+    assert server.calls == 1 and sleeps == []
+
+
+def test_a_decoding_error_raised_by_the_transport_is_a_protocol_error(connect):
+    stream = ChunkStream(events_of(answer("Hello"))[:2], error=httpx.DecodingError("bad deflate"))
+    response = connect(Server(streamed(stream))).chat("Hi")
+    assert response.text == "Hello" and isinstance(response.error, ProtocolError)
+    assert "bad deflate" in str(response.error) and stream.closed
+
+
+@pytest.mark.parametrize("dialect", ["dashscope", "auto"])
+def test_a_base_url_httpx_cannot_parse_is_an_invalid_request_not_httpx_invalid_url(connect, dialect):
+    server = Server(ok())
+    # "auto" asks GET /models first: that failure must not escape either.
+    client = connect(server, base_url="http://[::1/v1", dialect=dialect)
+    with pytest.raises(InvalidRequest) as info:
+        client.chat("Hi")
+    assert "'http://[::1/v1' is not a valid URL" in str(info.value)
+    assert "base_url" in str(info.value)
+    assert server.calls == 0
+    with pytest.raises(OmniError), client.stream("Hi") as events:  # the stream too
+        list(events)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [fail(httpx.ConnectError(f"refused {KEY}")),
+     streamed(ChunkStream(events_of(answer("Hi"))[:2], error=httpx.ReadError(f"reset {KEY}"))),
+     streamed(ChunkStream(events_of(answer("Hi"))[:2], error=httpx.DecodingError(f"bad {KEY}"))),
+     fail(httpx.InvalidURL(f"Invalid URL {KEY}")),
+     fail(httpx.HTTPError(f"odd {KEY}"))],
+    ids=["connect", "read", "decoding", "invalid-url", "http-error"],
+)
+def test_no_mapped_error_shows_the_key(connect, reply):
+    client = connect(Server(reply), api_key=KEY, max_retries=0)
+    try:
+        error = client.chat("Hi").error
+    except OmniError as exc:
+        error = exc
+    assert isinstance(error, OmniError)
+    assert KEY not in str(error) and KEY not in repr(error)
+    assert KEY not in "".join(error._render_traceback_())
+
+
 # -- streams cut short -----------------------------------------------------------------------
 
 def test_a_stream_that_dies_after_events_is_not_retried_and_keeps_the_partial_answer(connect):
@@ -522,6 +633,136 @@ def test_closed_when_the_consumer_is_interrupted_mid_answer(connect):
     # IPython keeps the traceback (sys.last_traceback), so garbage collection would not close
     # the stream in time: it must be closed explicitly.
     assert info.traceback and stream.closed
+
+
+# -- streams are context managers, as httpx's are ------------------------------------------
+
+def test_breaking_out_of_a_with_block_releases_the_connection(connect):
+    stream = ChunkStream(events_of(answer("one", "two", "three")))
+    with connect(Server(streamed(stream))).stream("Hi") as events:
+        for event in events:
+            if isinstance(event, TextDelta):
+                break
+        assert not stream.closed  # as with httpx: the block, not the loop, owns the response
+    assert event.text == "one"
+    assert stream.closed
+
+
+def test_an_exception_in_a_with_block_releases_the_connection_and_propagates(connect):
+    stream = ChunkStream(events_of(answer("one", "two")))
+    with pytest.raises(RuntimeError, match="the reader failed"), \
+            connect(Server(streamed(stream))).stream("Hi") as events:
+        for event in events:
+            if isinstance(event, TextDelta):
+                raise RuntimeError("the reader failed")
+    assert stream.closed
+
+
+def test_a_with_block_around_a_stream_that_breaks_releases_it_and_raises_the_cut(connect):
+    stream = ChunkStream(events_of(answer("one", "two"))[:2], error=httpx.ReadError("reset"))
+    seen = []
+    with pytest.raises(StreamCutShort), connect(Server(streamed(stream))).stream("Hi") as events:
+        seen.extend(events)
+    assert [type(e) for e in seen] == [Started, TextDelta]
+    assert stream.closed
+
+
+def test_a_with_block_that_reads_nothing_sends_nothing(connect):
+    server = Server(ok())
+    with connect(server).stream("Hi") as events:
+        assert isinstance(events, EventStream)
+    assert server.calls == 0
+    assert list(events) == []  # closed: nothing more is read, nothing is sent
+
+
+def test_a_stream_still_works_as_a_plain_iterator_and_releases_at_its_end(connect):
+    stream = ChunkStream(events_of(answer("Hel", "lo")))
+    events = connect(Server(streamed(stream))).stream("Hi")
+    assert iter(events) is events
+    texts = [e.text for e in events if isinstance(e, TextDelta)]
+    assert texts == ["Hel", "lo"]
+    assert stream.closed
+    events.close()  # closing again is harmless
+    with pytest.raises(StopIteration):
+        next(events)
+
+
+def test_send_returns_a_stream_that_is_a_context_manager_too(connect):
+    stream = ChunkStream(events_of(answer("one", "two")))
+    client = connect(Server(streamed(stream)))
+    with client.send(client.prepare("Hi")) as events:
+        assert isinstance(next(events), Started)
+    assert stream.closed
+
+
+# -- keywords: options, pass-through fields, extra_body, and nothing else -------------------
+
+@pytest.mark.parametrize("method", ["chat", "stream", "prepare"])
+def test_an_unknown_keyword_is_refused_by_name_and_nothing_is_sent(connect, method):
+    server = Server(ok())
+    client = connect(server)
+    with pytest.raises(InvalidRequest) as info:
+        getattr(client, method)("Hi", temprature=0.2)
+    assert str(info.value).startswith(
+        f"OmniClient.{method}() got an unexpected keyword argument 'temprature' "
+        "(did you mean 'temperature'?); pass extra body fields with extra_body={...}.")
+    assert server.calls == 0
+
+
+def test_several_unknown_keywords_are_all_named(connect):
+    with pytest.raises(InvalidRequest, match=r"unexpected keyword arguments 'colour', 'flavour'"):
+        connect(Server(ok())).chat("Hi", flavour=1, colour=2)
+
+
+def test_a_client_setting_passed_to_a_request_says_where_it_belongs(connect):
+    with pytest.raises(InvalidRequest, match=r"'region' is set on the client: OmniClient\(region=\.\.\.\)"):
+        connect(Server(ok())).chat("Hi", region="cn")
+
+
+def test_the_documented_sampling_fields_pass_through_into_the_body(connect):
+    server = Server(ok())
+    fields = {"temperature": 0.2, "top_p": 0.9, "top_k": 20, "seed": 7, "stop": ["\n\n"],
+              "presence_penalty": 0.5, "repetition_penalty": 1.05}
+    assert fields.keys() <= PASS_THROUGH
+    connect(server).chat("Hi", **fields)
+    body = json.loads(server.requests[0].content)
+    assert {k: body[k] for k in fields} == fields
+
+
+def test_extra_body_adds_fields_the_client_does_not_know(connect):
+    server = Server(ok())
+    connect(server).chat("Hi", temperature=0.1, extra_body={"translation_options": {"to": "fr"}})
+    body = json.loads(server.requests[0].content)
+    assert body["translation_options"] == {"to": "fr"} and body["temperature"] == 0.1
+    assert "extra_body" not in body
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [({"model": "other"}, (r"extra_body cannot set 'model': omni_magic decides it from the "
+                           r"options of OmniClient\.chat\(\)")),
+     ({"max_tokens": 5, "audio": {}}, r"extra_body cannot set 'audio', 'max_tokens'"),
+     ({"messages": []}, r"messages cannot be passed through"),
+     ({"stream": False}, r"stream cannot be passed through"),
+     ({"seed": 1}, r"'seed' given both as a keyword and in extra_body"),
+     (["temperature"], r"extra_body must be a dict")],
+    ids=["option", "options", "messages", "stream", "twice", "not-a-dict"],
+)
+def test_extra_body_cannot_set_what_the_checks_decide(connect, extra, message):
+    server = Server(ok())
+    with pytest.raises(InvalidRequest, match=message):
+        connect(server).chat("Hi", seed=2, extra_body=extra)
+    assert server.calls == 0
+
+
+def test_every_option_of_build_request_is_still_accepted(connect):
+    server = Server(ok())
+    connect(server).chat("Hi", model="qwen3.5-omni-plus", voice="Ethan", audio=True,
+                         thinking=False, effort=None, search=False, hi_res=False,
+                         multichannel=False, attachments=(), history=[], system="Be brief.",
+                         max_tokens=50, history_tokens={}, dialect="dashscope",
+                         catalog=catalog.default())
+    assert server.calls == 1
 
 
 # -- what is sent, and where -----------------------------------------------------------------

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import httpx
 import numpy as np
 import pytest
 from IPython.utils.capture import capture_output
 
-from omni_magic import OmniClient, OmniResponse
+from omni_magic import OmniClient, OmniError, OmniResponse
 from omni_magic.emulator import Emulator, Pacing
+from omni_magic.events import TextDelta
 
 CANARY = "sk-canary-7f3a9c1e5b2d4f60"
 PROMPT = "Tell me about rivers."
@@ -104,6 +106,53 @@ def test_through_the_client(case, emulator, full):
                 assert reply.error is None and reply.text == full.text
         assert emulator.request_count - before == case.requests
         # The next request on the same client works.
+        assert client.chat(PROMPT, audio=False).complete
+
+
+# Truncated speech is found where the pieces are joined (OmniResponse), not in the stream.
+STREAM_CASES = [case for case in CASES if not case.spec.startswith("truncated_audio")]
+
+
+@pytest.mark.parametrize("case", STREAM_CASES, ids=str)
+def test_through_a_stream_in_a_with_block(case, emulator, full):
+    # Real sockets: what the server's fault becomes in httpx (a reset, an incomplete chunked
+    # body, a read timeout) reaches the reader as the same OmniError as through chat().
+    with OmniClient(base_url=emulator.base_url, timeout=READ_TIMEOUT, backoff=0.01) as client:
+        emulator.inject(case.spec, case.times)
+        before = emulator.request_count
+        seen = []
+        error = None
+        try:
+            with client.stream(PROMPT) as events:
+                seen.extend(events)
+        except OmniError as exc:
+            error = exc
+        text = "".join(e.text for e in seen if isinstance(e, TextDelta))
+        if case.outcome == "recovered":
+            assert error is None and text == full.text
+        else:
+            assert type(error).__name__ == case.error
+            assert_no_canary(error, error._render_traceback_())
+            assert full.text.startswith(text) and bool(text) == (case.outcome == "kept")
+        assert emulator.request_count - before == case.requests
+        assert client.chat(PROMPT, audio=False).complete
+
+
+def test_leaving_streams_early_frees_the_connection_for_the_next_request(emulator):
+    # One connection in the pool, and a pool timeout as short as the read timeout: a stream
+    # left open would hold the connection, and the next request would fail with a timeout.
+    one = httpx.HTTPTransport(limits=httpx.Limits(max_connections=1))
+    with OmniClient(base_url=emulator.base_url, timeout=READ_TIMEOUT, transport=one,
+                    max_retries=0) as client:
+        for _ in range(3):
+            with client.stream(PROMPT) as events:
+                for event in events:
+                    if isinstance(event, TextDelta):
+                        break
+        with pytest.raises(RuntimeError, match="the reader failed"), \
+                client.stream(PROMPT) as events:
+            next(events)
+            raise RuntimeError("the reader failed")
         assert client.chat(PROMPT, audio=False).complete
 
 
