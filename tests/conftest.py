@@ -4,7 +4,10 @@ fate, and SSE bodies built from chunk dicts. Import them: ``from conftest import
 from __future__ import annotations
 
 import json
+import os
 import queue
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,23 +75,53 @@ class Executed:
 
     out: Path  # executed copies, speech saved with --save, the media they attached
     notebooks: dict[str, Any]  # name (no .ipynb) -> nbformat.NotebookNode, as saved
+    stdout: str  # what the demo command printed while it ran them
 
     def __getitem__(self, name: str) -> Any:
         return self.notebooks[name]
 
+    def printed(self, name: str) -> str:
+        """What the demo command printed while it ran notebook ``name``, from its ``===`` line on."""
+        sections = self.stdout.split("\n=== ")
+        return next(s for s in sections[1:] if s.split("\n", 1)[0].endswith(f"/{name}.ipynb"))
+
 
 @pytest.fixture(scope="session")
 def executed(tmp_path_factory) -> Executed:
-    """Every notebook in notebooks/, run top to bottom once per session in real kernels."""
+    """Every notebook in notebooks/, run top to bottom once per session in real kernels.
+
+    One run of the README's demo command (``python -m omni_magic.demo notebooks/*.ipynb --out
+    OUT``) with no API key: the embedded emulator answers, unpaced (an IPython profile of its
+    own, as test_secrets.py sets one; the user's profile plays no part). Every test that reads
+    an executed demo shares this run; a test that needs another environment (replay from the
+    recordings, a canary key) runs the notebooks itself. Its users are marked slow (below).
+    """
     import nbformat
 
-    from omni_magic import demo
-
     out = tmp_path_factory.mktemp("demos")
-    return Executed(out, {
-        path.stem: nbformat.read(demo.run(path, out), as_version=4)
-        for path in sorted(NOTEBOOKS.glob("*.ipynb"))
-    })
+    ipython = tmp_path_factory.mktemp("ipython")
+    profile = ipython / "profile_default"
+    profile.mkdir()
+    (profile / "ipython_config.py").write_text("c.OmniMagics.emulator_first_token = 0.0\n"
+                                               "c.OmniMagics.emulator_per_chunk = 0.0\n")
+    env = {k: v for k, v in os.environ.items() if k != "DASHSCOPE_API_KEY"}
+    env["IPYTHONDIR"] = str(ipython)
+    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
+    done = subprocess.run(
+        [sys.executable, "-m", "omni_magic.demo", *map(str, paths), "--out", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=NOTEBOOKS.parent, env=env,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return Executed(out, {path.stem: nbformat.read(out / path.name, as_version=4) for path in paths},
+                    done.stdout)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m reads the marks
+def pytest_collection_modifyitems(items) -> None:
+    """A test that reads the executed demos waits for seven real kernels (~20 s): slow."""
+    for item in items:
+        if "executed" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
