@@ -26,9 +26,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from IPython.utils.capture import capture_output  # noqa: E402
 
-from long_stream import BASE_URL, make_stream, transport  # noqa: E402
 from omni_magic import OmniClient  # noqa: E402
 from omni_magic.notebook import live  # noqa: E402
+
+from long_stream import BASE_URL, make_stream, transport  # noqa: E402
 
 PROMPT = "Tell me a long story."
 

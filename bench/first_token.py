@@ -29,9 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import httpx  # noqa: E402
-from IPython.utils.capture import capture_output  # noqa: E402
-
 from display_overhead import Cell  # noqa: E402
+from IPython.utils.capture import capture_output  # noqa: E402
 
 HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
         b"Connection: close\r\n\r\n")

@@ -35,9 +35,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from long_stream import BASE_URL, BODY, make_stream, transport  # noqa: E402
-from omni_magic import OmniClient, audio, chunks as chunk_reader  # noqa: E402
+from omni_magic import OmniClient, audio  # noqa: E402
+from omni_magic import chunks as chunk_reader
 from omni_magic.catalog import SAMPLE_RATE  # noqa: E402
+
+from long_stream import BASE_URL, BODY, make_stream, transport  # noqa: E402
 
 
 def omni_magic_way(stream: bytes) -> tuple[str, bytes]:

@@ -11,12 +11,31 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .attachments import Attachment
 from .errors import (
-    AccountError, APIError, AuthenticationError, BadRequestError, ConnectError,
-    ContentFilterError, Interrupted, InvalidRequest, NotFoundError, OmniError, ProtocolError,
-    RateLimitError, ServerError, StreamCutShort, StreamError,
+    AccountError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConnectError,
+    ContentFilterError,
+    Interrupted,
+    InvalidRequest,
+    NotFoundError,
+    OmniError,
+    ProtocolError,
+    RateLimitError,
+    ServerError,
+    StreamCutShort,
+    StreamError,
 )
 from .events import (
-    AudioDelta, Event, Finished, ReasoningDelta, Started, TextDelta, Transcript, Usage,
+    AudioDelta,
+    Event,
+    Finished,
+    ReasoningDelta,
+    Started,
+    TextDelta,
+    Transcript,
+    Usage,
 )
 from .response import OmniResponse
 from .tokens import TokenEstimate

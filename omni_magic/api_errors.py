@@ -10,8 +10,14 @@ from typing import Any, Mapping
 from . import catalog
 from .catalog import API_KEY_ENV, BASE_URL_ENV
 from .errors import (
-    AccountError, APIError, AuthenticationError, BadRequestError, ContentFilterError,
-    NotFoundError, RateLimitError, ServerError,
+    AccountError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ContentFilterError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
 )
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})

@@ -14,9 +14,9 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._b64 import b64decode
 from .catalog import SAMPLE_RATE
 from .errors import ProtocolError
-from ._b64 import b64decode
 
 if TYPE_CHECKING:
     import numpy as np

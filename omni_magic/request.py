@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from . import catalog as catalogs, dialects, limits, rules, tokens
+from . import catalog as catalogs
+from . import dialects, limits, rules, tokens
 from .attachments import Attachment, InlineData
 from .catalog import Catalog, Family, Model
 from .errors import InvalidRequest

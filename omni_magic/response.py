@@ -10,7 +10,14 @@ from .audio import PCMAssembler, save_wav
 from .catalog import SAMPLE_RATE
 from .errors import OmniError, ProtocolError, StreamError
 from .events import (
-    AudioDelta, Event, Finished, ReasoningDelta, Started, TextDelta, Transcript, Usage,
+    AudioDelta,
+    Event,
+    Finished,
+    ReasoningDelta,
+    Started,
+    TextDelta,
+    Transcript,
+    Usage,
 )
 from .tokens import TokenEstimate
 

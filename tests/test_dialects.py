@@ -20,18 +20,15 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import media
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ChunkStream, sse
 
 from omni_magic import catalog, dialects
 from omni_magic.attachments import Attachment
 from omni_magic.body import to_json
 from omni_magic.client import OmniClient
-from omni_magic.emulator import Emulator, Pacing
-from omni_magic.emulator import speech
+from omni_magic.emulator import Emulator, Pacing, speech
 from omni_magic.emulator.__main__ import main as emulator_main
 from omni_magic.emulator.stream import padded
 from omni_magic.errors import (
@@ -43,6 +40,9 @@ from omni_magic.errors import (
 from omni_magic.events import AudioDelta, TextDelta, events_from_chunk
 from omni_magic.request import build_request
 from omni_magic.response import OmniResponse
+
+import media
+from conftest import ChunkStream, sse
 
 BASE = "http://gpu-host:8000/v1"
 KEY = "sk-vllm-test-0a1b2c3d4e5f"

@@ -22,8 +22,7 @@ import pytest
 
 from omni_magic import catalog, tokens
 from omni_magic.catalog import DEFAULT_MODEL, SAMPLE_RATE
-from omni_magic.emulator import Emulator, Pacing
-from omni_magic.emulator import speech
+from omni_magic.emulator import Emulator, Pacing, speech
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVELOPE_KEYS = ["choices", "object", "usage", "created", "system_fingerprint", "model", "id"]

@@ -12,7 +12,13 @@ import soundfile as sf
 from omni_magic.audio import PCMAssembler, wav_bytes
 from omni_magic.errors import OmniError, ProtocolError
 from omni_magic.events import (
-    AudioDelta, Finished, ReasoningDelta, TextDelta, Transcript, Usage, events_from_chunk,
+    AudioDelta,
+    Finished,
+    ReasoningDelta,
+    TextDelta,
+    Transcript,
+    Usage,
+    events_from_chunk,
 )
 from omni_magic.response import OmniResponse, collect
 

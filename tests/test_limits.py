@@ -6,15 +6,23 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from media import mp4, needs_av, png, wav
 
 from omni_magic import catalog
 from omni_magic.errors import InvalidRequest
 from omni_magic.limits import (
-    check_audio, check_counts, check_frame_images, check_frames, check_image, check_inline,
-    check_video, encoded_length, human_bytes,
+    check_audio,
+    check_counts,
+    check_frame_images,
+    check_frames,
+    check_image,
+    check_inline,
+    check_video,
+    encoded_length,
+    human_bytes,
 )
 from omni_magic.probe import MediaInfo, probe_audio, probe_image, probe_video
+
+from media import mp4, needs_av, png, wav
 
 MB = 1024 * 1024
 GB = 1024 * MB

@@ -10,8 +10,8 @@ from IPython.utils.capture import capture_output
 
 from omni_magic.events import AudioDelta, ReasoningDelta, TextDelta, Usage
 from omni_magic.notebook.live import REDRAW_INTERVAL, TextView, WidgetView
-from omni_magic.response import OmniResponse
 from omni_magic.notebook.view import status_line
+from omni_magic.response import OmniResponse
 
 
 class Clock:

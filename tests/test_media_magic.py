@@ -7,9 +7,10 @@ import pytest
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-import media
 from omni_magic import InvalidRequest
 from omni_magic.body import to_json
+
+import media
 
 
 def ask(shell, line: str, prompt: str = "What is attached?"):

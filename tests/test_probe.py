@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from media import flac, gif, jpeg, m4a, mp3, mp4, needs_av, needs_mp3, ogg, png, wav, webp
 
 from omni_magic import probe
 from omni_magic.errors import InvalidRequest
 from omni_magic.probe import MediaInfo, probe_audio, probe_image, probe_video, sniff_kind
+
+from media import flac, gif, jpeg, m4a, mp3, mp4, needs_av, needs_mp3, ogg, png, wav, webp
 
 GARBAGE = bytes(range(7, 250)) * 20
 

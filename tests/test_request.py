@@ -8,13 +8,13 @@ import re
 
 import pytest
 
-from omni_magic import catalog
-import media
+from omni_magic import catalog, tokens
 from omni_magic.attachments import Attachment
-from omni_magic import tokens
 from omni_magic.body import to_json
 from omni_magic.errors import InvalidRequest
 from omni_magic.request import build_request, elide_media
+
+import media
 
 PLUS = "qwen3.5-omni-plus"  # the default model
 FLASH35 = "qwen3.5-omni-flash"

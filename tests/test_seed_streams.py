@@ -14,12 +14,13 @@ import httpx
 import numpy as np
 import pytest
 
-from conftest import DATA, ChunkStream
 from omni_magic import catalog
 from omni_magic.client import OmniClient
 from omni_magic.errors import OmniError
 from omni_magic.response import OmniResponse
 from omni_magic.sse import DONE, SSEDecoder
+
+from conftest import DATA, ChunkStream
 
 
 @dataclass

@@ -13,10 +13,11 @@ import re
 
 import pytest
 from IPython.utils.capture import capture_output
-from media import png, wav
+
+from omni_magic.emulator import Emulator, Pacing
 
 import official_reference as ref
-from omni_magic.emulator import Emulator, Pacing
+from media import png, wav
 
 KEY = "sk-standin-0123456789abcdef"
 

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from conftest import DATA
 from omni_magic.sse import DONE, SSEDecoder
+
+from conftest import DATA
 
 
 def decode(*pieces: bytes) -> list[str]:

@@ -12,9 +12,10 @@ from fractions import Fraction
 
 import pytest
 
-import official_reference as ref
 from omni_magic import catalog, tokens
 from omni_magic.errors import InvalidRequest
+
+import official_reference as ref
 
 PLUS, OMNI38, FLASH, TURBO, OPEN = (
     "qwen3.5-omni-plus", "qwen3.8-omni-flash", "qwen3-omni-flash", "qwen-omni-turbo",

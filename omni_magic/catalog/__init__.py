@@ -18,8 +18,21 @@ from ..errors import InvalidRequest
 from . import load
 from .load import CatalogError
 from .schema import (
-    Family, Limits, MediaLimits, Model, Region, SchemaError, Source, Thinking, TokenRules, Voices,
-    _Reader, read_family, read_model, read_region, read_source,
+    Family,
+    Limits,
+    MediaLimits,
+    Model,
+    Region,
+    SchemaError,
+    Source,
+    Thinking,
+    TokenRules,
+    Voices,
+    _Reader,
+    read_family,
+    read_model,
+    read_region,
+    read_source,
 )
 
 __all__ = [

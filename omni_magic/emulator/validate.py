@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import catalog as catalogs
 from ..catalog import Catalog, Model
-from .errors import Rejected, bad as _bad
+from .errors import Rejected
+from .errors import bad as _bad
 
 if TYPE_CHECKING:
     from .dialect import Dialect

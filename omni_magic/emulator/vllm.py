@@ -27,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import tokens
 from ..catalog import SAMPLE_RATE, Model
-from .stream import Chunk, Plan, padded
-
 from .errors import Rejected
+from .stream import Chunk, Plan, padded
 
 if TYPE_CHECKING:
     import numpy as np

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from conftest import execute, iopub, printed
 from omni_magic.emulator import Emulator, Pacing
+
+from conftest import execute, iopub, printed
 
 FILES = 200
 

@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from conftest import execute, iopub, printed
 from omni_magic.emulator import Emulator, Pacing
+
+from conftest import execute, iopub, printed
 
 LONG_PROMPT = "Tell me everything about " + "the history of notebooks, " * 8
 

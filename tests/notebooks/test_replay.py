@@ -8,11 +8,11 @@ import math
 import nbformat
 import pytest
 
-from demos import DEMOS, NOTEBOOKS
-from omni_magic import demo
-from omni_magic import OmniResponse
+from omni_magic import OmniResponse, demo
 from omni_magic.recording import Recording
 from omni_magic.response import collect
+
+from demos import DEMOS, NOTEBOOKS
 
 RECORDINGS = NOTEBOOKS / "recordings"
 # Run in the same kernel after the notebook: what its embedded emulator served.
