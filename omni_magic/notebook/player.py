@@ -32,8 +32,10 @@ PLACEHOLDER = "Live speech player: it needs a frontend with ipywidgets; the audi
 class LivePlayer(anywidget.AnyWidget):
     """A streaming PCM16 mono player. ``add(chunk)`` sends one chunk; ``finish()`` ends it."""
 
-    _esm = STATIC / "player.js"
-    _css = STATIC / "player.css"
+    # The module's text, not its path: anywidget watches a path for edits and never lets go of
+    # the widget, so every retired player of a long session would stay alive (~17 KB a cell).
+    _esm = (STATIC / "player.js").read_text(encoding="utf-8")
+    _css = (STATIC / "player.css").read_text(encoding="utf-8")
     key = Unicode().tag(sync=True)  # links the page's playback state to this model's views
     sample_rate = Int(SAMPLE_RATE).tag(sync=True)
     filename = Unicode("speech.wav").tag(sync=True)

@@ -27,6 +27,7 @@ def emulator():
         yield server
 
 
+@pytest.mark.slow  # every demo notebook in a real kernel: about 20 s
 def test_the_key_reaches_the_server_and_no_saved_notebook_or_log(tmp_path, emulator):
     profile = tmp_path / "ipython" / "profile_default"
     profile.mkdir(parents=True)
