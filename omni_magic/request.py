@@ -208,9 +208,7 @@ def check_parts(types: Sequence[str | None], subject: str, family: Family | None
     for parts, what, kind in ((("input_audio", "audio_url"), "audio file", "audio"),
                               (("video_url", "video"), "video", "video")):
         count = sum(types.count(part) for part in parts)
-        media = getattr(family.limits, kind)
-        caps = [c for c in (media.max_count_url, media.max_count_inline) if c is not None]
-        cap = max(caps) if caps else None
+        cap = getattr(family.limits, kind).max_count
         if cap is not None and count > cap:
             raise InvalidRequest(
                 f"{subject} holds {count} {what}s (files or frame lists); {family.label} takes at "

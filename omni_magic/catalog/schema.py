@@ -100,6 +100,13 @@ class MediaLimits:
     max_count_url: int | None = None  # items of this kind in one message
     max_count_inline: int | None = None
 
+    @property
+    def max_count(self) -> int | None:
+        """The most items of this kind a message may hold, however they are sent (None: not
+        stated): what can be checked from the part types alone."""
+        caps = [c for c in (self.max_count_url, self.max_count_inline) if c is not None]
+        return max(caps) if caps else None
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -167,11 +167,10 @@ def _check_user(content: Any, i: int, dialect: Dialect, model: Model) -> None:
         raise _bad(f"messages[{i}] mixes {kinds}: a user message may hold text plus at most "
                    "one other modality. Send them in separate messages.")
     for modality, parts in (("audio", ("input_audio", "audio_url")), ("video", ("video_url", "video"))):
-        media = getattr(family.limits, modality)
-        caps = [c for c in (media.max_count_url, media.max_count_inline) if c is not None]
+        cap = getattr(family.limits, modality).max_count
         count = sum(counts.get(k, 0) for k in parts)
-        if caps and count > max(caps):
-            raise _bad(f"messages[{i}] holds {count} {modality} parts: at most {max(caps)} "
+        if cap is not None and count > cap:
+            raise _bad(f"messages[{i}] holds {count} {modality} parts: at most {cap} "
                        "are allowed per message.")
 
 
