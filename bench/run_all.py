@@ -16,7 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ["stream_processing.py", "display_overhead.py", "first_token.py",
-           "attachment_memory.py", "startup.py", "batch.py", "long_session.py"]
+           "attachment_memory.py", "startup.py", "batch.py", "long_session.py", "long_lines.py"]
 
 
 def main() -> int:

@@ -26,11 +26,13 @@ from .errors import (
     ServerError,
     StreamCutShort,
     StreamError,
+    UnexpectedAnswer,
 )
 from .events import (
     AudioDelta,
     Event,
     Finished,
+    Note,
     ReasoningDelta,
     Started,
     TextDelta,
@@ -44,8 +46,8 @@ __all__ = [
     "__version__", "Attachment", "OmniClient", "OmniResponse", "OmniError", "TokenEstimate",
     "AccountError", "APIError", "AuthenticationError", "BadRequestError", "ConnectError",
     "ContentFilterError", "Interrupted", "InvalidRequest", "NotFoundError", "ProtocolError",
-    "RateLimitError", "ServerError", "StreamCutShort", "StreamError",
-    "AudioDelta", "Event", "Finished", "ReasoningDelta", "Started", "TextDelta", "Transcript", "Usage",
+    "RateLimitError", "ServerError", "StreamCutShort", "StreamError", "UnexpectedAnswer",
+    "AudioDelta", "Event", "Finished", "Note", "ReasoningDelta", "Started", "TextDelta", "Transcript", "Usage",
 ]
 
 

@@ -18,6 +18,7 @@ from .errors import (
     NotFoundError,
     RateLimitError,
     ServerError,
+    excerpt,
 )
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -77,11 +78,13 @@ def api_error(
     """
     if dashscope is None:
         dashscope = region is not None
-    code, message, request_id = parse_error_body(content)
+    code, whole, request_id = parse_error_body(content)
+    message = excerpt(whole)  # a server may send megabytes: the whole stays in server_text
     what = f"{status} {code}" if code else str(status)
     tail = f" (request id {request_id})" if request_id else ""
     tried = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
-    kwargs = dict(status=status, code=code, request_id=request_id, retry_after=retry_after(headers))
+    kwargs = dict(status=status, code=code, request_id=request_id, retry_after=retry_after(headers),
+                  server_text=content.decode("utf-8", "replace"))
 
     if (status == 401 or code == "invalid_api_key") and not dashscope:
         return AuthenticationError(

@@ -31,6 +31,8 @@ EMULATOR_NOTICE = (
 )
 DEFAULT_REGION = "intl"
 _WORKSPACE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+MASK = "********"
+MASK_RUN = 8  # a server echoing this many of the key's characters in a row has leaked it
 
 
 class Secret:
@@ -43,6 +45,34 @@ class Secret:
 
     def reveal(self) -> str:
         return self._value
+
+    def mask(self, text: str) -> str:
+        """``text`` with every run of ``MASK_RUN`` or more of the key's characters in a row (a
+        piece of the key, as a server may echo it) replaced by ``MASK``."""
+        key = self._value
+        if len(key) <= MASK_RUN:
+            return text.replace(key, MASK) if key else text
+        grams = {key[i:i + MASK_RUN] for i in range(len(key) - MASK_RUN + 1)}
+        hidden = bytearray(len(text))
+        for gram in grams:
+            start = text.find(gram)
+            while start >= 0:
+                hidden[start:start + MASK_RUN] = b"\x01" * MASK_RUN
+                start = text.find(gram, start + 1)
+        if not any(hidden):
+            return text
+        out, i = [], 0
+        while i < len(text):
+            if hidden[i]:
+                while i < len(text) and hidden[i]:
+                    i += 1
+                out.append(MASK)
+            else:
+                j = hidden.find(1, i)
+                j = len(text) if j < 0 else j
+                out.append(text[i:j])
+                i = j
+        return "".join(out)
 
     def __repr__(self) -> str:
         return "Secret('********')"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Iterator
 
-from .errors import ProtocolError, StreamCutShort
+from .errors import ProtocolError, StreamCutShort, excerpt
 from .events import Event, Finished, Started, events_from_chunk
 from .sse import DONE
 
@@ -91,9 +91,11 @@ def parse(data: str) -> dict[str, Any]:
         raise ProtocolError(f"The server sent a chunk that is not a JSON object: {data[:60]!r}.")
     error = chunk.get("error")
     if error and not chunk.get("choices"):
-        message = error.get("message") if isinstance(error, dict) else error
-        raise StreamCutShort(f"The server reported an error mid-stream: {message}. The answer "
-                             "below is partial.")
+        message = str(error.get("message") if isinstance(error, dict) else error)
+        cut = StreamCutShort(f"The server reported an error mid-stream: {excerpt(message)}. The "
+                             "answer below is partial.")
+        cut.server_text = data
+        raise cut
     return chunk
 
 

@@ -10,51 +10,68 @@ httpx's ``map_httpcore_exceptions``); a stream is an ``EventStream``, closed by 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import inspect
+import itertools
+import json
 import random
+import threading
 import time
-from collections.abc import Generator, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import api_errors, backend, dialects
+from . import api_errors, backend, dialects, failures, non_stream
 from . import catalog as catalogs
 from ._version import __version__
 from .body import EncodedBody
 from .catalog import Catalog
 from .chunks import read_payloads
-from .errors import ConnectError, InvalidRequest, OmniError, ProtocolError, StreamCutShort, StreamError
-from .events import Event
+from .errors import (
+    Interrupted,
+    OmniError,
+)
+from .events import Event, Note
+from .eventstream import CANCELLED, FIRST_EVENT, Abort, Attempt, EventStream, IdleTimeout, payloads
+from .keywords import checked_options
 from .recording import Recorder, fingerprint, recorded
 from .request import ChatRequest, build_request, elide_media
 from .response import OmniResponse, collect
-from .sse import SSEDecoder
 
 if TYPE_CHECKING:
     from .emulator import Emulator, Pacing
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+# The most seconds from sending a request to its first event, however the server trickles
+# (keep-alive comments reset httpx's read timeout, not this). Long enough for a large upload.
+FIRST_EVENT_TIMEOUT = 180.0
 # Asking a server which dialect it speaks must not hold up a cell: a slow answer means DashScope's.
-DETECT_TIMEOUT = httpx.Timeout(3.0)
+DETECT_SECONDS = 3.0
+DETECT_LIMIT = 1024 * 1024  # a /models listing is a few kB
+_POST_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 
-# Body fields passed through as keywords: the OpenAI-compatible sampling and tool fields that
-# DashScope's and vLLM's chat completions document. Anything else is refused by name, so a typo
-# (``temprature=``) is an error instead of a field the server silently ignores; a field this list
-# lacks goes in ``extra_body={...}``, the documented escape hatch.
-PASS_THROUGH = frozenset({
-    "temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty",
-    "repetition_penalty", "seed", "stop", "n", "response_format", "tools", "tool_choice",
-    "parallel_tool_calls", "logprobs", "top_logprobs",
-})
-# build_request's keywords, read from its signature so an option added there is accepted here.
-_PARAMETERS = frozenset(name for name, p in inspect.signature(build_request).parameters.items()
-                        if p.kind is inspect.Parameter.KEYWORD_ONLY)
-# The options a caller may name: all but those the client fills in from its backend.
-OPTIONS = _PARAMETERS - {"region", "dashscope"}
+
+def timeouts(read: float) -> httpx.Timeout:
+    """httpx's four timeouts with ``read`` (seconds between bytes) set and the rest as default."""
+    return httpx.Timeout(connect=DEFAULT_TIMEOUT.connect, read=read,
+                         write=DEFAULT_TIMEOUT.write, pool=DEFAULT_TIMEOUT.pool)
+
+
+class _BearerAuth(httpx.Auth):
+    """Puts the key on each request as httpx sends it, so no dict of headers and no variable of
+    the client's holds it in plain text (``%xmode Verbose`` prints a traceback's locals; httpx
+    prints an Authorization header as ``[secure]``)."""
+
+    def __init__(self, key: backend.Secret) -> None:
+        self._key = key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._key.reveal()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "<bearer auth ********>"
 
 
 class OmniClient:
@@ -70,6 +87,11 @@ class OmniClient:
     ``dialect`` is how the server writes speech and reads media: "dashscope", "vllm-omni"
     (or "vllm"), or "auto": DashScope's for DashScope and the emulator; for a ``base_url``,
     asked once of ``GET {base_url}/models`` (vLLM's models are owned by "vllm").
+
+    ``timeout`` is httpx's (a number: for connect, read, write and pool alike; see
+    :func:`timeouts`); its read value also bounds the time between two events, however many
+    keep-alive comments come in between. ``first_event_timeout`` bounds the time from
+    sending to the first event (None: no bound).
     """
 
     def __init__(
@@ -81,6 +103,7 @@ class OmniClient:
         workspace: str | None = None,
         catalog: Catalog | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        first_event_timeout: float | None = FIRST_EVENT_TIMEOUT,
         max_retries: int = 2,
         backoff: float = 0.5,
         transport: httpx.BaseTransport | None = None,
@@ -90,17 +113,21 @@ class OmniClient:
     ) -> None:
         self.catalog = catalog or catalogs.default()
         self.backend = backend.resolve(api_key, region, base_url, workspace, self.catalog)
+        api_key = None  # from here on the key is only a Secret, masked in any traceback
         chosen = dialects.resolve(dialect, allow_auto=True)
         self._dialect: str | None = None if chosen == dialects.AUTO else chosen
         self.max_retries = max_retries
         self.backoff = backoff
+        self.first_event_timeout = first_event_timeout
         self._emulator_pacing = emulator_pacing
         self._emulator_recordings = emulator_recordings
         self._emulator: Emulator | None = None
+        self._emulator_lock = threading.Lock()
         self._sleep = time.sleep
+        key = self.backend.api_key
         self._http = httpx.Client(
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
-            transport=transport,
+            transport=transport, auth=_BearerAuth(key) if key is not None else None,
             headers={"User-Agent": f"omni_magic/{__version__}"},
         )
 
@@ -111,16 +138,24 @@ class OmniClient:
 
     @property
     def base_url(self) -> str:
-        """The base URL requests go to; starts the emulator when it is the backend."""
+        """The base URL requests go to; starts the emulator when it is the backend.
+
+        Threads sharing a fresh client start one emulator between them, and see it only once
+        it listens (a half-made one has port 0)."""
         if self.backend.base_url is not None:
             return self.backend.base_url
-        if self._emulator is None:
-            from .emulator import Emulator
+        emulator = self._emulator
+        if emulator is None:
+            with self._emulator_lock:
+                if self._emulator is None:
+                    from .emulator import Emulator
 
-            self._emulator = Emulator(pacing=self._emulator_pacing,
-                                      recordings=self._emulator_recordings, catalog=self.catalog)
-            self._emulator.start()
-        return self._emulator.base_url
+                    started = Emulator(pacing=self._emulator_pacing,
+                                       recordings=self._emulator_recordings, catalog=self.catalog)
+                    started.start()
+                    self._emulator = started
+                emulator = self._emulator
+        return emulator.base_url
 
     @property
     def dialect(self) -> str:
@@ -129,30 +164,42 @@ class OmniClient:
             self._dialect = self._detect_dialect()
         return self._dialect
 
+    @property
+    def known_dialect(self) -> str | None:
+        """The dialect if it is known without asking the server (None: "auto", not asked yet)."""
+        if self._dialect is None and self.backend.kind != "custom":
+            return dialects.DASHSCOPE
+        return self._dialect
+
     def _detect_dialect(self) -> str:
         """vllm-omni when ``GET {base_url}/models`` lists vLLM's models; else, whatever went
-        wrong (no such route, a timeout, not JSON), DashScope's, without an error."""
+        wrong (no such route, no answer within DETECT_SECONDS, not JSON), DashScope's, without
+        an error. The deadline is for the whole exchange: a server trickling its answer a byte
+        at a time is cut off by it, not by each read's timeout."""
         if self.backend.kind != "custom":
             return dialects.DASHSCOPE
-        headers = {"Accept": "application/json"}
-        if self.backend.api_key is not None:  # vLLM's --api-key guards /models too
-            headers["Authorization"] = f"Bearer {self.backend.api_key.reveal()}"
+        abort = Abort()
+        disarm = abort.watchdog(DETECT_SECONDS, "detection")
         try:
-            request = self._http.build_request("GET", f"{self.base_url}/models", headers=headers,
-                                               timeout=DETECT_TIMEOUT)
+            request = self._http.build_request("GET", f"{self.base_url}/models",
+                                               headers={"Accept": "application/json"},
+                                               timeout=httpx.Timeout(DETECT_SECONDS))
             response = self._http.send(request, stream=True)
+            abort.attach(response)
             try:
                 # Only a JSON listing is read: an HTML error page or a stream is not one.
                 kind = response.headers.get("Content-Type", "")
                 if response.status_code != 200 or "json" not in kind:
                     return dialects.DASHSCOPE
-                response.read()
-                return dialects.from_models(response.json())
+                listing, cut = non_stream.read_head(response.iter_bytes(), DETECT_LIMIT)
+                return dialects.DASHSCOPE if cut else dialects.from_models(json.loads(listing))
             finally:
                 response.close()
         except (httpx.HTTPError, httpx.InvalidURL, ValueError):
             # An unparsable base URL too: the POST then says what is wrong with it.
             return dialects.DASHSCOPE
+        finally:
+            disarm()
 
     @property
     def emulated(self) -> bool:
@@ -160,9 +207,10 @@ class OmniClient:
 
     def close(self) -> None:
         self._http.close()
-        if self._emulator is not None:
-            self._emulator.stop()
-            self._emulator = None
+        with self._emulator_lock:
+            if self._emulator is not None:
+                self._emulator.stop()
+                self._emulator = None
 
     def __enter__(self) -> "OmniClient":
         return self
@@ -183,7 +231,9 @@ class OmniClient:
         ``system``, ``max_tokens``...), the sampling fields of :data:`PASS_THROUGH`
         (``temperature``, ``top_p``, ``seed``...), which go into the body as given, and
         ``extra_body``, a dict of further body fields. Any other keyword is refused by name.
-        The body is written in :attr:`dialect` unless ``dialect=`` says otherwise.
+        The body is written in :attr:`dialect` unless ``dialect=`` says otherwise; finding
+        out a base URL's dialect is the one thing ``prepare`` may ask the server (pass
+        ``dialect=`` to send nothing at all, as a dry run does).
         """
         return self._prepare("prepare", prompt, options)
 
@@ -198,7 +248,7 @@ class OmniClient:
         return collect(self.send(request), self.new_response(request))
 
     def _prepare(self, caller: str, prompt: str, options: dict[str, Any]) -> ChatRequest:
-        options = _checked_options(caller, options)
+        options = checked_options(caller, options, _SETTINGS)
         if "dialect" not in options:
             options["dialect"] = self.dialect
         options.setdefault("catalog", self.catalog)
@@ -209,18 +259,19 @@ class OmniClient:
         return OmniResponse(request.model, voice=request.voice, estimate=request.estimate,
                             request=request.body)
 
-    def headers(self, masked: bool = False) -> dict[str, str]:
-        """The headers sent with each request; ``masked`` hides the key (for showing)."""
-        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+    def headers(self) -> dict[str, str]:
+        """The headers sent with each request, as shown (a dry run): the key masked. The real
+        one is added by httpx's auth as the request goes out, and kept nowhere else."""
+        headers = dict(_POST_HEADERS)
         if self.backend.api_key is not None:
-            value = "********" if masked else self.backend.api_key.reveal()
-            headers["Authorization"] = f"Bearer {value}"
+            headers["Authorization"] = f"Bearer {backend.MASK}"
         return headers
 
     def send(self, request: ChatRequest, *, record: str | Path | None = None,
              retries: int | None = None) -> EventStream:
         """Post a prepared request when the returned stream is first iterated; it yields the
         events, and closing it (or leaving its ``with`` block) releases the connection.
+        ``cancel()`` on it stops it from another thread.
 
         ``retries`` overrides ``max_retries`` for this request (a batch retries on its own).
         ``record`` writes the raw stream to that file (or into that folder, named by the
@@ -230,96 +281,108 @@ class OmniClient:
         body = EncodedBody(request.body)
         recorder = None
         if record is not None:
-            key = self.backend.api_key
             recorder = Recorder(record, print_=fingerprint(body), backend=self.backend.label,
-                                request=elide_media(request.body),
-                                secret=key.reveal() if key else None)
-        return EventStream(self._events(url, body, recorder,
-                                        self.max_retries if retries is None else retries))
+                                request=elide_media(request.body), secret=self.backend.api_key)
+        control = _Control()
+        return EventStream(self._events(url, body, recorder, control,
+                                        self.max_retries if retries is None else retries),
+                           control.cancel)
 
     # -- the stream --------------------------------------------------------------------------
     def _events(self, url: str, content: EncodedBody, recorder: Recorder | None,
-                max_retries: int) -> Generator[Event, None, None]:
+                control: _Control, max_retries: int) -> Generator[Event, None, None]:
         """Attempts until one succeeds or fails for good. An attempt's error is retried only
         when ``_mapped_errors`` or ``_attempt`` marked it so, which they do before any event."""
         number = 0
         while True:
-            attempt = _Attempt(number)
+            attempt = control.begin(number)
             try:
                 with self._mapped_errors(url, attempt):
                     yield from self._attempt(url, content, recorder, attempt)
                 return
             except OmniError:
-                if not attempt.retry or number >= max_retries:
+                if not attempt.retry or number >= max_retries or control.cancelled:
                     raise
             number += 1
             self._sleep(self._delay(number, attempt.retry_after))
 
     def _attempt(self, url: str, content: EncodedBody, recorder: Recorder | None,
-                 attempt: _Attempt) -> Generator[Event, None, None]:
+                 attempt: Attempt) -> Generator[Event, None, None]:
         """One POST and its events; httpx's errors are left to ``_mapped_errors``."""
-        headers = {**self.headers(), "Content-Length": str(len(content))}
-        http_request = self._http.build_request("POST", url, content=content, headers=headers)
-        response = self._http.send(http_request, stream=True)
+        disarm = attempt.abort.watchdog(self.first_event_timeout, FIRST_EVENT)
+        ended: BaseException | None = None
+        response = None
         try:
-            if response.status_code >= 400:
-                response.read()
-                error = api_errors.api_error(
-                    response.status_code, response.content, response.headers,
-                    backend_label=self.backend.label, region=self.backend.key_region,
-                    base_url=url.rsplit("/chat/completions", 1)[0], retries=attempt.number,
-                    dashscope=self.backend.kind == "dashscope")
-                attempt.retry = (response.status_code in api_errors.RETRYABLE_STATUS
-                                 and not isinstance(error, api_errors.NOT_RETRYABLE))
-                attempt.retry_after = error.retry_after
-                raise error
-            payloads = _payloads(response)
-            if recorder is not None:
-                payloads = recorded(payloads, recorder)
-            for event in read_payloads(payloads):
-                attempt.produced = True
+            headers = {**_POST_HEADERS, "Content-Length": str(len(content))}
+            response = self._http.send(
+                self._http.build_request("POST", url, content=content, headers=headers),
+                stream=True)
+            attempt.abort.attach(response)
+            for event in self._read(response, url, recorder, attempt):
+                if not attempt.produced:
+                    disarm()
+                    attempt.produced = True
                 yield event
+        except BaseException as exc:  # GeneratorExit too: the reader stopped early
+            ended = exc
+            raise
         finally:
-            # On every exit, a consumer's close() (GeneratorExit) too: the connection is freed.
-            response.close()
-            if recorder is not None:  # still open only when the reader stopped early
-                recorder.close(KeyboardInterrupt())
+            # On every exit, a consumer's close() included: the connection is freed.
+            disarm()
+            attempt.abort.detach()
+            if response is not None:
+                response.close()
+            if recorder is not None:
+                recorder.close(ended)  # how it really ended: complete, cut short, interrupted
+
+    def _read(self, response: httpx.Response, url: str, recorder: Recorder | None,
+              attempt: Attempt) -> Iterator[Event]:
+        """The events of an answer: an HTTP error, a redirect, a body that is not a stream (a
+        whole answer is kept), or the stream itself."""
+        base_url = url.rsplit("/chat/completions", 1)[0]
+        status = response.status_code
+        if status >= 400:
+            body, _ = non_stream.read_head(response.iter_bytes())
+            error = api_errors.api_error(
+                status, body, response.headers, backend_label=self.backend.label,
+                region=self.backend.key_region, base_url=base_url, retries=attempt.number,
+                dashscope=self.backend.kind == "dashscope")
+            attempt.retry = (status in api_errors.RETRYABLE_STATUS
+                             and not isinstance(error, api_errors.NOT_RETRYABLE))
+            attempt.retry_after = error.retry_after
+            raise error
+        if status >= 300:
+            raise non_stream.redirect(response, self.backend.label)
+        chunks: Iterator[bytes] = response.iter_bytes()
+        if not non_stream.is_stream(response):
+            head, cut = non_stream.read_head(chunks)
+            if not non_stream.looks_like_sse(head):
+                yield from non_stream.answer(response, head, cut, label=self.backend.label,
+                                             base_url=base_url)
+                return
+            chunks = itertools.chain([head], chunks)
+        data = payloads(chunks, idle=self._http.timeout.read)
+        yield from read_payloads(recorded(data, recorder) if recorder is not None else data)
+        if recorder is not None and recorder.failure:
+            yield Note(f"Not recorded: {recorder.failure}. The answer is complete.")
 
     @contextlib.contextmanager
-    def _mapped_errors(self, url: str, attempt: _Attempt) -> Iterator[None]:
-        """The one place an httpx error becomes an OmniError, and every error leaves scrubbed.
-
-        Before the first event a failure is the connection's (ConnectError; a transport error
-        may be retried: the user has seen nothing); after it, the stream was cut short and what
-        arrived is kept (StreamCutShort). A body that cannot be decoded is the server's fault
-        either way (ProtocolError); a URL httpx cannot parse is the caller's (InvalidRequest).
-        Raised ``from None``: ours names httpx's type, and its request's headers hold the key.
-        """
+    def _mapped_errors(self, url: str, attempt: Attempt) -> Iterator[None]:
+        """The one place an httpx error becomes an OmniError (see :mod:`omni_magic.failures`),
+        and every error leaves scrubbed. An abort (a deadline, ``cancel()``) says so, whatever
+        error it caused in the read. Raised ``from None``: ours names httpx's type, and its
+        request's headers hold the key."""
         try:
             yield
         except OmniError as exc:
-            self._scrub(exc)  # an error answer or a chunk may quote what the server sent
-            raise
-        except httpx.InvalidURL as exc:
-            raise self._scrub(InvalidRequest(
-                f"The base URL {url.rsplit('/chat/completions', 1)[0]!r} is not a valid URL ({exc}). "
-                "Fix base_url (or DASHSCOPE_BASE_URL), for example http://127.0.0.1:8000/v1."
-            )) from None
-        except httpx.DecodingError as exc:
-            raise self._scrub(ProtocolError(
-                f"{self.backend.label} sent a body that could not be decoded ({exc}): "
-                f"{'the answer below is partial' if attempt.produced else 'nothing arrived'}. "
-                "Run the cell again; if it happens again, the server or a proxy in between "
-                "garbles its responses (Content-Encoding)."
-            )) from None
-        except httpx.HTTPError as exc:
-            if attempt.produced:
-                raise self._scrub(self._cut_short(exc)) from None
-            # A transport error may be passing (a reset, a timeout); a scheme httpx does not
-            # speak, or a non-transport error (too many redirects...), fails the same way again.
-            attempt.retry = (isinstance(exc, httpx.TransportError)
-                             and not isinstance(exc, httpx.UnsupportedProtocol))
-            raise self._connect_error(exc, url, attempt.number) from None
+            if attempt.abort.reason is None:
+                raise self._scrub(exc) from None  # an error answer or a chunk may quote the server
+            raise self._scrub(failures.aborted(attempt, **self._told())) from None
+        except (httpx.HTTPError, httpx.InvalidURL, IdleTimeout) as exc:
+            raise self._scrub(failures.mapped(exc, url, attempt, **self._told())) from None
+
+    def _told(self) -> dict[str, Any]:
+        return {"label": self.backend.label, "first_event_timeout": self.first_event_timeout}
 
     # -- helpers -----------------------------------------------------------------------------
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -328,113 +391,37 @@ class OmniClient:
         base = self.backoff * (2 ** (attempt - 1))
         return min(base, 8.0) * (0.5 + random.random() / 2)  # jitter spreads retrying clients
 
-    def _connect_error(self, exc: httpx.HTTPError, url: str, retries: int) -> ConnectError:
-        kind = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
-        tried = f" (tried {retries + 1} times)" if retries else ""
-        return self._scrub(ConnectError(
-            f"{self.backend.label} {kind}{tried}: {type(exc).__name__}. Check the network and the "
-            f"base URL ({url}), then run the cell again."
-        ))
-
-    def _cut_short(self, exc: httpx.HTTPError) -> StreamError:
-        if isinstance(exc, httpx.TimeoutException):
-            what = "stopped sending (read timeout)"
-        else:
-            what = f"closed the connection mid-answer ({type(exc).__name__})"
-        return StreamCutShort(
-            f"{self.backend.label} {what}: the answer below is partial. Run the cell again "
-            "to get the whole answer."
-        )
-
     def _scrub(self, error: OmniError) -> OmniError:
-        """Belt and braces: if a server echoed the key into a message, mask it."""
+        """Belt and braces: a server may echo the key (or a piece of it) into what it sends."""
         key = self.backend.api_key
-        if key is not None and key.reveal() in str(error):
-            error.args = (str(error).replace(key.reveal(), "********"),)
+        if key is not None:
+            error.args = tuple(key.mask(a) if isinstance(a, str) else a for a in error.args)
+            if error.server_text:
+                error.server_text = key.mask(error.server_text)
         return error
 
 
-def _payloads(response: httpx.Response) -> Iterator[str]:
-    """The SSE data payloads of a response body, as they complete."""
-    decoder = SSEDecoder()
-    for raw in response.iter_bytes():
-        yield from decoder.decode(raw)
-    yield from decoder.flush()
+# The client's own settings (region=, timeout=...): a keyword of prepare() named like one is
+# pointed at OmniClient(...).
+_SETTINGS = frozenset(inspect.signature(OmniClient.__init__).parameters) - {"self"}
 
 
-class EventStream(Iterator[Event]):
-    """The events of one request as they arrive. As httpx's ``with client.stream() as r``,
-    ``with client.stream(...) as events:`` releases the connection however the block ends (a
-    ``break``, an exception, a KeyboardInterrupt); iterated without ``with``, at the stream's
-    end, on ``close()``, or whenever the garbage collector gets to it."""
+class _Control:
+    """What one ``send()`` shares with the stream it returns: the attempt on the wire, so
+    ``cancel()`` from another thread can abort it, and whether it was cancelled."""
 
-    __slots__ = ("_events",)
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.attempt: Attempt | None = None
 
-    def __init__(self, events: Generator[Event, None, None]) -> None:
-        self._events = events  # nothing is sent until the first next()
+    def begin(self, number: int) -> Attempt:
+        if self.cancelled:  # before the first request, or between two tries: send nothing
+            raise Interrupted("The stream was cancelled before it started.")
+        self.attempt = Attempt(number)
+        return self.attempt
 
-    def __next__(self) -> Event:
-        return next(self._events)
-
-    def close(self) -> None:
-        self._events.close()  # the generator's ``finally`` closes the response; idempotent
-
-    def __enter__(self) -> EventStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()  # never swallows the block's exception
-
-
-@dataclass
-class _Attempt:
-    """One try of a request, as ``_events``, ``_attempt`` and ``_mapped_errors`` share it."""
-
-    number: int  # 0 for the first try; the retries made before it
-    produced: bool = False  # an event was yielded: from here on, nothing is retried
-    retry: bool = False  # its failure may be retried (set just before raising)
-    retry_after: float | None = None  # the server's Retry-After, when it sent one
-
-
-def _checked_options(caller: str, options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` with ``extra_body`` merged in; refuses, by name, what is neither an option
-    of build_request nor a field of PASS_THROUGH, as Python does for a function's keywords.
-    (build_request then refuses the body fields its checks decide: messages, stream...)"""
-    unknown = sorted(options.keys() - OPTIONS - PASS_THROUGH - {"extra_body"})
-    if unknown:
-        raise InvalidRequest(_unexpected(caller, unknown))
-    extra = options.pop("extra_body", None)
-    if extra is None:
-        return options
-    if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
-        raise InvalidRequest(f"extra_body must be a dict of body field names to values, not "
-                             f"{type(extra).__name__}: extra_body={{'field': value}}.")
-    # A field named like a parameter of build_request would land on that parameter, or on a
-    # body field its checks decide (model, audio, max_tokens): the option is the way to set it.
-    named = sorted(extra.keys() & _PARAMETERS)
-    if named:
-        raise InvalidRequest(f"extra_body cannot set {', '.join(map(repr, named))}: omni_magic decides "
-                             f"{'it' if len(named) == 1 else 'them'} from the options of OmniClient."
-                             f"{caller}() (model=, voice=, audio=, max_tokens=...), which check the "
-                             "service's rules.")
-    twice = sorted(extra.keys() & options.keys())
-    if twice:
-        raise InvalidRequest(f"{', '.join(map(repr, twice))} given both as a keyword and in "
-                             "extra_body: keep one.")
-    return {**options, **extra}
-
-
-def _unexpected(caller: str, names: list[str]) -> str:
-    """Python's wording for an unknown keyword, with the nearest known name and the way out."""
-    settings = inspect.signature(OmniClient.__init__).parameters  # region=, timeout=...
-    hints = []
-    for name in names:
-        close = difflib.get_close_matches(name, sorted(OPTIONS | PASS_THROUGH), n=1)
-        if name in settings:
-            hints.append(f"{name!r} is set on the client: OmniClient({name}=...)")
-        elif close:
-            hints.append(f"did you mean {close[0]!r}?")
-    what = "an unexpected keyword argument" if len(names) == 1 else "unexpected keyword arguments"
-    hint = f" ({'; '.join(hints)})" if hints else ""
-    return (f"OmniClient.{caller}() got {what} {', '.join(map(repr, names))}{hint}; "
-            "pass extra body fields with extra_body={...}.")
+    def cancel(self) -> None:
+        self.cancelled = True
+        attempt = self.attempt
+        if attempt is not None:
+            attempt.abort.trip(CANCELLED)

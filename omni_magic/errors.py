@@ -9,7 +9,8 @@
     │   ├── AccountError          Arrearage and other account states (not retryable)
     │   ├── NotFoundError         404 (unknown model, wrong path)
     │   ├── RateLimitError        429 Throttling*
-    │   └── ServerError           5xx
+    │   ├── ServerError           5xx
+    │   └── UnexpectedAnswer      not a stream: a redirect, a JSON error, a web page
     ├── ConnectError          the server could not be reached, or did not answer in time
     └── StreamError           the stream started, then broke; what arrived is kept
         ├── StreamCutShort        ended without finish_reason and [DONE]
@@ -17,14 +18,30 @@
         └── Interrupted           the user interrupted the kernel
 
 No message ever contains the API key: the key lives only in request headers,
-which nothing here formats into text.
+which nothing here formats into text, and the client masks any run of eight of its
+characters a server might echo. A server's own text is shown cut to ``SHOWN``
+characters (``excerpt``); the whole of it stays in ``server_text``.
 """
 
 from __future__ import annotations
 
+SHOWN = 500  # characters of a server's text that a message quotes
+
+
+def excerpt(text: str, limit: int = SHOWN) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
 
 class OmniError(Exception):
-    """Base class: catch this to handle every omni_magic failure."""
+    """Base class: catch this to handle every omni_magic failure.
+
+    ``server_text`` is the whole of what the server said, when the message quotes it.
+    """
+
+    server_text: str | None = None
 
     def _render_traceback_(self) -> list[str]:
         # IPython calls this instead of printing a traceback: one clear paragraph.
@@ -46,8 +63,12 @@ class APIError(OmniError):
         code: str | None = None,
         request_id: str | None = None,
         retry_after: float | None = None,
+        server_text: str | None = None,
+        location: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.server_text = server_text
+        self.location = location  # where a redirect pointed
         self.status = status
         self.code = code
         self.request_id = request_id
@@ -80,6 +101,10 @@ class RateLimitError(APIError):
 
 class ServerError(APIError):
     pass
+
+
+class UnexpectedAnswer(APIError):
+    """The server answered, but not with an event stream (nothing is retried)."""
 
 
 class ConnectError(OmniError):

@@ -111,6 +111,14 @@ class Finished:
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """Something the client noticed about the answer that the user should read (a server that
+    sent the whole answer at once, instead of streaming it)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Started:
     """The first chunk's identity: the completion id and the model that answers."""
 
@@ -118,14 +126,31 @@ class Started:
     model: str | None
 
 
-Event = Union[Started, TextDelta, ReasoningDelta, AudioDelta, Transcript, Usage, Finished]
+Event = Union[Started, TextDelta, ReasoningDelta, AudioDelta, Transcript, Usage, Finished, Note]
 
 
 _TEXT = ("text", None)  # vllm-omni's text chunks carry "modality": "text"
 
 
-def usage_from(raw: dict[str, Any]) -> Usage:
+def usage_from(raw: Any) -> Usage:
+    """The usage object, refused (TypeError) when it or a figure in it has the wrong type:
+    token counts as strings would break every sum made of them later."""
+    if not isinstance(raw, dict):
+        raise TypeError("usage must be an object")
+    for value in (raw.get("prompt_tokens"), raw.get("completion_tokens"), raw.get("total_tokens")):
+        if value is not None and _int(value) is None:
+            raise TypeError("a token count of usage is not an integer")
+    for details in (raw.get("prompt_tokens_details"), raw.get("completion_tokens_details")):
+        if details is not None and not isinstance(details, dict):
+            raise TypeError("usage details must be an object")
     return Usage(raw)
+
+
+def _text(value: Any, what: str) -> str:
+    """A delta's text field: a string, or the chunk is of an unexpected shape (TypeError)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, not {type(value).__name__}")
+    return value
 
 
 def _vllm_speech(choice: dict[str, Any], delta: dict[str, Any], out: list[Event]) -> None:
@@ -145,8 +170,9 @@ def _vllm_speech(choice: dict[str, Any], delta: dict[str, Any], out: list[Event]
 def events_from_chunk(chunk: Any, out: list[Event]) -> None:
     """Append the events one decoded chunk carries to ``out``.
 
-    Raises TypeError when the chunk is not a JSON object (the caller turns that
-    into a ProtocolError with context).
+    Raises TypeError when the chunk, or a field read from it, has the wrong type (the
+    caller turns that into a ProtocolError with context): a number for the speech's base64
+    or a list for the reasoning would otherwise fail later, far from the chunk.
     """
     if not isinstance(chunk, dict):
         raise TypeError(f"expected a JSON object, got {type(chunk).__name__}")
@@ -161,21 +187,21 @@ def events_from_chunk(chunk: Any, out: list[Event]) -> None:
             # vLLM names the thinking "reasoning"; DashScope and older vLLM "reasoning_content".
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
-                out.append(ReasoningDelta(reasoning))
+                out.append(ReasoningDelta(_text(reasoning, "reasoning")))
             content = delta.get("content")
-            if content and isinstance(content, str):
-                out.append(TextDelta(content))
+            if content:
+                out.append(TextDelta(_text(content, "content")))
             audio = delta.get("audio")
             if audio:
                 data = audio.get("data")
                 if data:
-                    out.append(AudioDelta(data))
+                    out.append(AudioDelta(_text(data, "audio.data")))
                 transcript = audio.get("transcript")
                 if transcript is not None:
-                    out.append(Transcript(transcript))
+                    out.append(Transcript(_text(transcript, "audio.transcript")))
         reason = choice.get("finish_reason")
         if reason:
-            out.append(Finished(reason))
+            out.append(Finished(_text(reason, "finish_reason")))
     usage = chunk.get("usage")
     if usage:
         out.append(usage_from(usage))

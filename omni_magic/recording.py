@@ -22,12 +22,15 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ._version import __version__
 from .chunks import read_payloads
-from .errors import InvalidRequest, StreamCutShort
+from .errors import Interrupted, InvalidRequest, StreamCutShort
 from .events import Event
+
+if TYPE_CHECKING:
+    from .backend import Secret
 
 FORMAT = 1
 SUFFIX = ".jsonl"
@@ -50,8 +53,9 @@ def check_speed(speed: float) -> float:
 
 def target(path: str | Path, print_: str) -> Path:
     """Where to write: ``path`` itself, or ``<fingerprint prefix>.jsonl`` inside a folder."""
+    folder = str(path).endswith(("/", "\\"))  # before Path() drops the separator
     path = Path(path).expanduser()
-    if path.is_dir() or str(path).endswith(("/", "\\")):
+    if folder or path.is_dir():
         return path / f"{print_[:16]}{SUFFIX}"
     return path
 
@@ -60,12 +64,15 @@ class Recorder:
     """Writes one call's payloads as they arrive; ``close()`` says how the stream ended.
 
     The file is opened at the first payload, so a request refused with an HTTP
-    error leaves nothing behind. ``secret`` is masked if a server ever echoed it.
+    error leaves nothing behind. ``secret`` is masked (any piece of it) if a server ever
+    echoed it. A recording that cannot be written stops, never the stream: ``failure``
+    then says why, and the answer goes on.
     """
 
     def __init__(self, path: str | Path, *, print_: str, backend: str, request: dict[str, Any],
-                 secret: str | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+                 secret: Secret | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
         self.path = target(path, print_)
+        self.failure: str | None = None
         self._header = {"omni_magic_recording": FORMAT, "version": __version__,
                         "fingerprint": print_, "backend": backend,
                         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -76,39 +83,54 @@ class Recorder:
         self._file: Any = None
 
     def write(self, data: str) -> None:
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8")
-            self._line(self._header)
-        self._line({"t": round(self._clock() - self._started, 4), "data": data})
+        if self.failure is not None:
+            return
+        try:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "w", encoding="utf-8")
+                self._line(self._header)
+            self._line({"t": round(self._clock() - self._started, 4), "data": data})
+        except OSError as exc:  # a full disk, a folder gone: the answer matters more
+            self.failure = f"the recording {self.path} could not be written ({exc.strerror or exc})"
+            self._close_file()
 
     def close(self, error: BaseException | None = None) -> None:
+        """Write how the stream ended: ``complete`` (None), ``interrupted`` (the reader
+        stopped, a KeyboardInterrupt, a cancel) or ``error`` with the error's message."""
         if self._file is None:
             return
+        stopped = isinstance(error, (KeyboardInterrupt, GeneratorExit, Interrupted))
         end = {"end": "complete"} if error is None else {
-            "end": "interrupted" if isinstance(error, (KeyboardInterrupt, GeneratorExit)) else "error",
+            "end": "interrupted" if stopped else "error",
             "error": str(error) or type(error).__name__}
-        self._line(end)
-        self._file.close()
-        self._file = None
+        try:
+            self._line(end)
+        except OSError as exc:
+            self.failure = f"the recording {self.path} could not be finished ({exc.strerror or exc})"
+        self._close_file()
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
 
     def _line(self, value: dict[str, Any]) -> None:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        if self._secret and self._secret in text:  # belt and braces: a server echoing the key
-            text = text.replace(self._secret, "********")
+        if self._secret is not None:  # belt and braces: a server echoing the key
+            text = self._secret.mask(text)
         self._file.write(text + "\n")
 
 
 def recorded(payloads: Iterable[str], recorder: Recorder) -> Iterator[str]:
-    """Pass ``payloads`` through, writing each one; the end (or the break) is written too."""
-    try:
-        for data in payloads:
-            recorder.write(data)
-            yield data
-    except BaseException as exc:
-        recorder.close(exc)
-        raise
-    recorder.close()
+    """Pass ``payloads`` through, writing each one. How the stream ended is for the caller
+    to say (``recorder.close``): only it knows whether the payloads made a whole answer."""
+    for data in payloads:
+        recorder.write(data)
+        yield data
 
 
 @dataclass

@@ -13,6 +13,7 @@ from .events import (
     AudioDelta,
     Event,
     Finished,
+    Note,
     ReasoningDelta,
     Started,
     TextDelta,
@@ -49,6 +50,7 @@ class OmniResponse:
         self.finish_reason: str | None = None
         self.transcript: str | None = None
         self.error: OmniError | None = None
+        self.notes: list[str] = []  # what the client noticed about the answer (events.Note)
         self.sample_rate = SAMPLE_RATE
         self._text: list[str] = []
         self._reasoning: list[str] = []
@@ -79,6 +81,8 @@ class OmniResponse:
             self.finish_reason = event.reason
         elif kind is Transcript:
             self.transcript = event.text
+        elif kind is Note:
+            self.notes.append(event.text)
         elif kind is Started:
             self.id = event.id
             if event.model:

@@ -25,7 +25,10 @@ class SSEDecoder:
     __slots__ = ("_buffer", "_data", "_pending_cr")
 
     def __init__(self) -> None:
-        self._buffer = b""
+        # The incomplete last line. A bytearray, grown in place: vllm-omni sends a whole WAV
+        # in one line, which arrives in hundreds of reads, and joining bytes objects read by
+        # read would copy the line once per read (quadratic in its length).
+        self._buffer = bytearray()
         self._data: list[str] = []
         self._pending_cr = False
 
@@ -36,11 +39,18 @@ class SSEDecoder:
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the \n of a \r\n split across two reads
         self._pending_cr = False
-        if not chunk:
+        end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        if end < 0:  # still inside a line: only this read is scanned, never the line so far
+            self._buffer += chunk
             return []
-        buf = self._buffer + chunk if self._buffer else chunk
+        if self._buffer:
+            self._buffer += chunk[:end + 1]
+            buf = bytes(self._buffer)
+        else:
+            buf = bytes(chunk[:end + 1])
+        self._buffer = bytearray(chunk[end + 1:])
         if b"\r" in buf:
-            self._pending_cr = buf.endswith(b"\r")
+            self._pending_cr = chunk.endswith(b"\r")
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         out: list[str] = []
         blocks = buf.split(b"\n\n")
@@ -53,9 +63,8 @@ class SSEDecoder:
             for raw in block.split(b"\n"):
                 self._line(raw, out)
             self._line(b"", out)
-        lines = tail.split(b"\n")
-        self._buffer = lines.pop()  # an incomplete last line waits for more bytes
-        for raw in lines:
+        # ``buf`` ends at a line end, so the tail's last piece is empty: every line is whole.
+        for raw in tail.split(b"\n")[:-1]:
             self._line(raw, out)
         return out
 
@@ -63,8 +72,8 @@ class SSEDecoder:
         """End of stream: return a final event left without its blank line."""
         out: list[str] = []
         if self._buffer:
-            self._line(self._buffer, out)
-            self._buffer = b""
+            self._line(bytes(self._buffer), out)
+            self._buffer = bytearray()
         self._line(b"", out)
         return out
 

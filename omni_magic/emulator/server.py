@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,11 @@ from ..catalog import Catalog, Model
 from ..recording import Recording, Recordings
 from .dialect import Dialect, for_name
 from .errors import Rejected
-from .faults import HEADER, MALFORMED, Fault, FaultQueue, FaultSpecError, truncate_audio
+from .faults import HEADER, NOT_A_STREAM, Fault, FaultQueue, FaultSpecError, InStream, not_a_stream
 from .pacing import Pacing
 from .received import summarize
 from .stream import plan
+from .tally import Limit, Tally
 from .validate import validate
 
 PREFIXES = ("/compatible-mode/v1", "/v1")
@@ -38,61 +38,12 @@ ADMIN = "/_emulator"
 _GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
-class _Counter:
-    """A thread-safe count."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._value = 0
-
-    def add(self) -> None:
-        with self._lock:
-            self._value += 1
-
-    @property
-    def value(self) -> int:
-        with self._lock:
-            return self._value
-
-
-@dataclass
-class _Tally:
-    """What the emulator counts, for tests and for ``/_emulator/stats``."""
-
-    requests: _Counter = field(default_factory=_Counter)  # POSTs to chat/completions
-    abandoned: _Counter = field(default_factory=_Counter)  # streams the client hung up on
-    authorized: _Counter = field(default_factory=_Counter)  # requests with an Authorization
-    replayed: _Counter = field(default_factory=_Counter)  # answered from a recording
-    throttled: _Counter = field(default_factory=_Counter)  # refused for max_streams
-
-
-class _Limit:
-    """At most ``streams`` answers at once; more are refused with 429, as a busy service does."""
-
-    def __init__(self, streams: int | None, retry_after: float) -> None:
-        self.streams = streams
-        self.busy = Fault.parse(f"429:retry_after={retry_after}")
-        self._lock = threading.Lock()
-        self._active = 0
-
-    def enter(self) -> bool:
-        with self._lock:
-            if self.streams is not None and self._active >= self.streams:
-                return False
-            self._active += 1
-            return True
-
-    def leave(self) -> None:
-        with self._lock:
-            self._active -= 1
-
-
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], pacing: Pacing, tally: _Tally,
-                 faults: FaultQueue, recordings: Recordings, limit: _Limit,
+    def __init__(self, address: tuple[str, int], pacing: Pacing, tally: Tally,
+                 faults: FaultQueue, recordings: Recordings, limit: Limit,
                  dialect: Dialect, catalog: Catalog | None = None) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.pacing = pacing
@@ -243,23 +194,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(500, self._error_body(failure, uid))
             return
         stream = dialect.chunks
+        kind = fault.kind if fault is not None else None
+        if kind in NOT_A_STREAM:
+            chunks = [c.data for c in stream(answer, uid, int(time.time()))]
+            self._raw(uid, *not_a_stream(kind, chunks, uid))
+            return
         self._start_stream(uid, {"X-Omni-Emulator-Speech": answer.speech_label}
                            if answer.speech_label else {})
         time.sleep(max(0.0, pacing.first_token - (time.monotonic() - started)))
-        kind = fault.kind if fault is not None else None
+        strike = InStream(fault, self._send_chunk, self._hang_up, self.server.stopping)
         for i, chunk in enumerate(stream(answer, uid, int(time.time()))):
             if chunk.paced and i and pacing.per_chunk:
                 time.sleep(pacing.per_chunk)
-            if kind is not None and i >= fault.after:
-                if kind == "disconnect":
-                    self._hang_up()
-                    return
-                if kind == "stall":
-                    self.server.stopping.wait(fault.seconds)
-                elif kind == "malformed":
-                    self._send_chunk(MALFORMED)
-                if kind != "truncated_audio" or truncate_audio(chunk.data):
-                    kind = None  # done: each fault strikes once
+            if not strike.before(i, chunk.data):
+                return  # hung up
             data = json.dumps(chunk.data, ensure_ascii=False, separators=(",", ":"))
             self._send_chunk(f"data: {data}\n\n".encode())
         self._send_chunk(b"data: [DONE]\n\n")
@@ -311,10 +259,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: dict[str, Any],
               headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        self._raw(None, status, {"Content-Type": "application/json", **(headers or {})}, data)
+
+    def _raw(self, uid: str | None, status: int, headers: dict[str, str], data: bytes) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
+        if uid is not None:
+            self.send_header("X-Request-Id", uid)
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
@@ -342,9 +294,9 @@ class Emulator:
         self._port = port
         self.pacing = pacing if pacing is not None else Pacing()
         self.recordings = Recordings.load(recordings, replay_speed)
-        self._limit = _Limit(max_streams, retry_after)
+        self._limit = Limit(max_streams, retry_after)
         self._server: _Server | None = None
-        self._tally = _Tally()  # outlives each server, so counts survive stop() and start()
+        self._tally = Tally()  # outlives each server, so counts survive stop() and start()
         self.faults = FaultQueue()
         self._thread: threading.Thread | None = None
 
