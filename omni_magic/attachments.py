@@ -11,7 +11,7 @@ chunk while the request is written (see ``body.py``).
 from __future__ import annotations
 
 import io
-import mimetypes
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -42,6 +42,7 @@ class InlineData:
     nbytes: int
     path: Path | None = None
     data: bytes | None = None
+    note: str | None = None  # what was done to the file on the way (a HEIC sent as JPEG)
 
     @property
     def encoded_length(self) -> int:
@@ -54,9 +55,29 @@ class InlineData:
                 yield bytes(view[start:start + size])
             return
         assert self.path is not None
+        # Exactly the nbytes measured and promised in the Content-Length: a file that grew or
+        # shrank since is refused here, by name, before the server could get a wrong body.
+        left = self.nbytes
         with open(self.path, "rb") as handle:
-            while chunk := handle.read(size):
+            while left:
+                chunk = handle.read(min(size, left))  # short only at the end of the file
+                if not chunk:
+                    raise self._changed()
+                left -= len(chunk)
                 yield chunk
+            if handle.read(1):
+                raise self._changed()
+
+    def _changed(self) -> InvalidRequest:
+        try:
+            now = f"{os.stat(self.path).st_size:,} bytes now"  # type: ignore[arg-type]
+        except OSError:
+            now = "it is gone now"
+        return InvalidRequest(
+            f"{self.name} changed while it was being sent: it had {self.nbytes:,} bytes when it "
+            f"was checked, {now}. The request was abandoned. Wait until whatever writes the file "
+            "has finished, then run the cell again."
+        )
 
     def encoded_chunks(self, size: int = READ_CHUNK) -> Iterator[bytes]:
         """``prefix`` then the base64 text, in pieces; only the last piece carries padding."""
@@ -156,6 +177,11 @@ class Attachment:
             self._info = infos
         return self._info
 
+    @property
+    def notes(self) -> list[str]:
+        """What was done to the media on the way (a HEIC photo sent as JPEG), said once."""
+        return [item.note for item in self.items() if isinstance(item, InlineData) and item.note]
+
     def check(self, model: Model) -> list[str]:
         """Refuse what the model's family limits forbid (InvalidRequest); return warnings."""
         from . import limits
@@ -227,6 +253,7 @@ def _name_of(source: Any, kind: str, index: int | None = None) -> str:
 def _to_item(source: Any, kind: str, name: str, rate: int | None) -> InlineData | str:
     if is_url(source):
         return str(source)
+    path, data = None, None
     if isinstance(source, (str, Path)):
         path = Path(source).expanduser()
         if not path.is_file():
@@ -234,22 +261,33 @@ def _to_item(source: Any, kind: str, name: str, rate: int | None) -> InlineData 
                 f"Cannot attach {str(source)!r}: no such file. Give a path, a URL, or the name of "
                 "a variable holding an image, audio or bytes."
             )
-        return InlineData(_prefix(kind, path.name, None), name, path.stat().st_size, path=path)
-    data = _to_bytes(source, kind, name, rate)
-    return InlineData(_prefix(kind, None, data), name, len(data), data=data)
+    else:
+        data = _to_bytes(source, kind, name, rate)
+    if kind != "image":  # audio and video go exactly as the service's examples show
+        prefix = "data:;base64,"
+    else:
+        from .probe import media_type
+
+        # The type the bytes have, whatever the name says; probe() decodes the image later.
+        found = media_type(path, data, decode=True)
+        mime = found[1] if found and found[0] == "image" else None
+        if mime == "image/heic":
+            return _heic_as_jpeg(path.read_bytes() if path is not None else data, name)
+        prefix = f"data:{mime or 'image/png'};base64,"
+    if path is not None:
+        return InlineData(prefix, name, path.stat().st_size, path=path)
+    return InlineData(prefix, name, len(data), data=data)
 
 
-def _prefix(kind: str, filename: str | None, data: bytes | None) -> str:
-    if kind != "image":
-        return "data:;base64,"  # audio and video go exactly as the service's examples show
-    mime = mimetypes.guess_type(filename)[0] if filename else None
-    if mime is None and data is not None:
-        from .probe import MIMES, sniff
+def _heic_as_jpeg(data: Any, name: str) -> InlineData:
+    from . import heic
 
-        # The header bytes name the format; probe() decodes the image once, later.
-        found = sniff(data)
-        mime = MIMES.get(found[1]) if found else None
-    return f"data:{mime or 'image/png'};base64,"
+    jpeg = heic.to_jpeg(bytes(data), name)
+    return InlineData(
+        "data:image/jpeg;base64,", name, len(jpeg), data=jpeg,
+        note=(f"{name} is a HEIC photo, which the service does not list among its image formats: "
+              f"it is sent as JPEG ({len(jpeg):,} bytes)."),
+    )
 
 
 def _to_bytes(source: Any, kind: str, name: str, rate: int | None) -> bytes:
@@ -265,7 +303,9 @@ def _to_bytes(source: Any, kind: str, name: str, rate: int | None) -> bytes:
         return _png(source)
     if module == "numpy":
         if kind == "audio":
-            return _wav(source, rate, name)
+            from .samples import to_wav
+
+            return to_wav(source, rate, name)
         if kind == "image":
             from PIL import Image
 
@@ -296,21 +336,3 @@ def _as_uint8(array: Any) -> Any:
     if np.issubdtype(array.dtype, np.floating):  # 0..1 floats, the matplotlib convention
         return (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
     return np.clip(array, 0, 255).astype(np.uint8)
-
-
-def _wav(samples: Any, rate: int | None, name: str) -> bytes:
-    import numpy as np
-    import soundfile as sf
-
-    if not rate:
-        raise InvalidRequest(
-            f"{name} is audio samples without a sample rate: pass --rate N, or a (samples, rate) tuple."
-        )
-    array = np.asarray(samples)
-    if array.ndim == 2 and array.shape[0] < array.shape[1] and array.shape[0] <= 8:
-        array = array.T  # (channels, frames), the librosa convention, to soundfile's (frames, channels)
-    if array.ndim not in (1, 2):
-        raise InvalidRequest(f"{name} has shape {array.shape}: audio must be 1-D or 2-D samples.")
-    out = io.BytesIO()
-    sf.write(out, array, int(rate), format="WAV", subtype="PCM_16")
-    return out.getvalue()

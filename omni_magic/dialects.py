@@ -27,7 +27,6 @@ for it.
 
 from __future__ import annotations
 
-import mimetypes
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +98,7 @@ def vllm_part(attachment: Attachment) -> dict[str, Any]:
     if attachment.kind == "image":
         return {"type": "image_url", "image_url": {"url": first}}
     if attachment.kind == "video":
-        url = first if isinstance(first, str) else _with_prefix(first, _video_prefix(first.name))
+        url = first if isinstance(first, str) else _with_prefix(first, _video_prefix(first))
         return {"type": "video_url", "video_url": {"url": url}}
     if isinstance(first, str):
         # input_audio takes base64 only (vLLM builds the data URL around it): a URL goes as
@@ -113,6 +112,11 @@ def _with_prefix(data: InlineData, prefix: str) -> InlineData:
     return data if data.prefix == prefix else replace(data, prefix=prefix)
 
 
-def _video_prefix(name: str) -> str:
-    mime = mimetypes.guess_type(name)[0]
+def _video_prefix(data: InlineData) -> str:
+    """vLLM reads the data URL's type: the one the bytes name (the probe's policy)."""
+    from .probe import media_type
+
+    found = media_type(data.path if data.path is not None else data.name,
+                       data.data if data.path is None else None)
+    mime = found[1] if found else None
     return f"data:{mime if mime and mime.startswith('video/') else 'video/mp4'};base64,"

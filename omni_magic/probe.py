@@ -6,18 +6,22 @@ audio must be caught here, with a message, rather than refused by the service.
 
 Pillow reads images, soundfile reads wav/flac/ogg (and mp3 on libsndfile >= 1.1), PyAV (the
 ``video`` extra) reads video and the audio containers soundfile cannot (m4a, aac, ...). All
-three are imported when first needed.
+three are imported when first needed. Whether a file is whole (not cut short) is checked by
+``whole.py`` once it is measured; HEIC photos are read through ``heic.py``.
 """
 
 from __future__ import annotations
 
 import io
+import mimetypes
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Union
 
+from . import heic, whole
 from .errors import InvalidRequest
+from .whole import reason as _reason
 
 VIDEO_EXTRA = "pip install 'omni_magic[video]'"
 
@@ -106,7 +110,9 @@ def sniff(data: bytes) -> tuple[str, str] | None:
     if len(head) >= 12 and head[4:8] == b"ftyp":
         brand = head[8:12]
         if brand in _FTYP_IMAGE:
-            return "image", "avif" if brand.startswith(b"avi") else "heic"
+            # A generic major brand (mif1) leaves the codec to the compatible brands that follow.
+            avif = brand.startswith(b"avi") or (brand in (b"mif1", b"msf1") and b"avif" in head[16:64])
+            return "image", "avif" if avif else "heic"
         if brand in _FTYP_AUDIO:
             return "audio", "m4a"
         if brand == b"qt  ":
@@ -131,21 +137,52 @@ def sniff_kind(data: bytes) -> str | None:
     return found[0] if found else None
 
 
+HEAD_BYTES = 512  # enough for every signature above (an MPEG-TS needs 189)
+
+
+def media_type(path: str | Path | None = None, data: bytes | None = None, *,
+               decode: bool = False) -> tuple[str, str | None] | None:
+    """(kind, MIME type) of a file or of bytes: the one policy for a data URL and a batch.
+
+    The first bytes decide (``really_jpeg.png`` is a JPEG, ``notes.txt`` holding a PNG is an
+    image); with ``decode``, Pillow then reads the header of an image format the signatures
+    above do not know; the name only when the bytes say nothing: an unknown signature, or a
+    file that cannot be read or does not exist yet. None when nothing tells image, audio or
+    video."""
+    head = bytes(data[:HEAD_BYTES]) if data is not None else _head(path)
+    found = sniff(head) if head else None
+    if found:
+        return found[0], MIMES.get(found[1])
+    if decode and head:
+        from PIL import Image
+
+        try:  # open() reads the header only
+            with Image.open(io.BytesIO(data) if data is not None else path) as image:  # type: ignore[arg-type]
+                if Image.MIME.get(image.format or ""):
+                    return "image", Image.MIME[image.format or ""]
+        except Exception:  # not an image Pillow knows: the name decides, the probe explains
+            pass
+    mime = mimetypes.guess_type(str(path))[0] if path is not None else None
+    kind = mime.split("/", 1)[0] if mime else None
+    return (kind, mime) if kind in ("image", "audio", "video") else None
+
+
+def _head(path: str | Path | None) -> bytes:
+    if path is None:
+        return b""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(HEAD_BYTES)
+    except OSError:  # missing, a folder, unreadable: the name is all there is
+        return b""
+
+
 def _mislabelled(name: str, wanted: str, found: tuple[str, str]) -> InvalidRequest:
     kind, fmt = found
     return InvalidRequest(
         f"{name} was given as {wanted} but its bytes look like {_ARTICLE[kind]} ({fmt.upper()}). "
         f"Pass it with {_OPTION[kind]}, or check that the right file was attached."
     )
-
-
-def _reason(exc: BaseException) -> str:
-    """A decoder's complaint in a few words: no object reprs, no errno numbers."""
-    if type(exc).__name__ == "UnidentifiedImageError":
-        return "format not recognised"
-    text = getattr(exc, "strerror", None) or str(exc)
-    text = text.strip().splitlines()[0] if text.strip() else ""
-    return text or type(exc).__name__
 
 
 # --- images ------------------------------------------------------------------------------
@@ -155,6 +192,8 @@ def probe_image(data: bytes, name: str) -> MediaInfo:
     found = sniff(data)
     if found and found[0] != "image":
         raise _mislabelled(name, "an image", found)
+    if found == ("image", "heic"):
+        heic.register(name)  # attachments send HEIC as JPEG; the probe reads it as it is
     from PIL import Image  # lazy: Pillow is heavy
 
     try:
@@ -173,6 +212,7 @@ def probe_image(data: bytes, name: str) -> MediaInfo:
             f"{name} is not an image Pillow can read ({_reason(exc)}). "
             "Attach a PNG, JPEG, WEBP, GIF or BMP file, or check that the file is complete."
         ) from None
+    whole.check_image(data, name)
     if fmt == "mpo":  # a JPEG with extra pictures (phone cameras): the service sees a JPEG
         fmt = "jpeg"
     mime = MIMES.get(fmt or "") or Image.MIME.get((fmt or "").upper())
@@ -192,6 +232,7 @@ def probe_audio(data: bytes, name: str) -> MediaInfo:
     measured = _soundfile_seconds(data)
     if measured is not None:
         sf_format, seconds = measured
+        whole.check_soundfile(data, name)
         fmt = found[1] if found else _SF_FORMATS.get(sf_format.lower(), sf_format.lower())
         return MediaInfo("audio", len(data), fmt, MIMES.get(fmt), seconds=seconds)
     try:
@@ -242,7 +283,9 @@ def _av_audio(av: Any, data: bytes, name: str, found: tuple[str, str] | None) ->
         stream = container.streams.audio[0]
         seconds = _duration(container, stream)
         if seconds is None:
-            seconds = _demux_seconds(container, stream)
+            seconds = _demux_seconds(container, stream)  # read to the end: whole by definition
+        else:
+            whole.check_av(av, container, [stream], name)
         fmt = found[1] if found else _av_format(container.format.name)
         if fmt == "mp4":
             fmt = "m4a"  # an MPEG-4 container with only sound is an m4a file
@@ -314,6 +357,7 @@ def probe_video(data_or_path: VideoSource, name: str) -> MediaInfo:
         audio = container.streams.audio
         audio_seconds = _duration(container, audio[0]) if audio else None
         fmt = found[1] if found else _av_format(container.format.name)
+        whole.check_av(av, container, [*video, *audio], name)
     except av.error.FFmpegError as exc:
         raise InvalidRequest(f"{name} is not a video PyAV can read ({_reason(exc)}).") from None
     finally:
