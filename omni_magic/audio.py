@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ._b64 import b64decode
 from .catalog import SAMPLE_RATE
-from .errors import ProtocolError
+from .errors import InvalidRequest, ProtocolError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,14 +92,24 @@ def wav_bytes(pcm: bytes | memoryview, sample_rate: int = SAMPLE_RATE) -> bytes:
     return b"".join((header, pcm))
 
 
+# The formats speech is saved in, by the file's suffix, with the encoding each takes: OGG holds
+# Vorbis, not PCM (soundfile refuses PCM_16 there).
+SPEECH_FORMATS = {".wav": "PCM_16", ".flac": "PCM_16", ".ogg": "VORBIS"}
+SPEECH_SUFFIXES = tuple(SPEECH_FORMATS)
+
+
 def save_wav(path: str | Path, pcm: bytes, sample_rate: int = SAMPLE_RATE) -> Path:
     """Write speech to ``path`` with soundfile (WAV, or FLAC/OGG by the file's suffix)."""
     import numpy as np
     import soundfile as sf
 
     path = Path(path).expanduser()
+    subtype = SPEECH_FORMATS.get(path.suffix.lower())
+    if subtype is None or path.is_dir():
+        raise InvalidRequest(f"Cannot save speech to {path}: give a file name ending in .wav, "
+                             ".flac or .ogg.")
     path.parent.mkdir(parents=True, exist_ok=True)
     samples = np.frombuffer(pcm, dtype="<i2")
-    sf.write(str(path), samples, sample_rate, subtype="PCM_16")
+    sf.write(str(path), samples, sample_rate, subtype=subtype)
     return path
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mimetypes
 import os
 import random
 import shutil
@@ -34,30 +33,32 @@ from .recording import fingerprint
 from .response import collect
 
 if TYPE_CHECKING:
-    from .client import OmniClient
+    from .client import EventStream, OmniClient
     from .events import Event
     from .request import ChatRequest
+    from .response import OmniResponse
 
 DEFAULT_CONCURRENCY = 4
 MAX_RATE_LIMITED = 20  # 429s one item may meet before it counts as failed
 
 
 def kind_of(path: str | Path) -> str | None:
-    """image, audio or video by the file's name; None when the name does not say."""
-    mime = mimetypes.guess_type(str(path))[0] or ""
-    kind = mime.split("/", 1)[0]
-    return kind if kind in ("image", "audio", "video") else None
+    """image, audio or video by the file's first bytes, else by its name (the probe's policy,
+    which the data URL follows too); None when neither says."""
+    from .probe import media_type
+
+    found = media_type(path)
+    return found[0] if found else None
 
 
 def default_cache_dir() -> Path:
-    """``$OMNI_CACHE_DIR``, else the platform's user cache (XDG on Linux)."""
+    """``$OMNI_CACHE_DIR``, else the platform's user cache: ~/.cache (or $XDG_CACHE_HOME) on
+    Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows."""
     if os.environ.get("OMNI_CACHE_DIR"):
         return Path(os.environ["OMNI_CACHE_DIR"]).expanduser()
-    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
-        base = Path(os.environ["LOCALAPPDATA"])
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "omni_magic" / "batches"
+    import platformdirs
+
+    return platformdirs.user_cache_path("omni_magic", appauthor=False) / "batches"
 
 
 @dataclass
@@ -211,6 +212,7 @@ class Batch:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._open: dict[int, EventStream] = {}  # the streams in flight, which stop() cancels
         self._started = 0.0
         self._ended: float | None = None
         self._sent = 0
@@ -238,9 +240,14 @@ class Batch:
         return True
 
     def stop(self, grace: float = 5.0) -> None:
-        """Stop starting items, cut the running streams at their next event, and wait."""
+        """Stop starting items, cancel the streams in flight (a stalled one too, at once), and
+        wait for the workers; a stopped item leaves nothing: no row, no cache entry, no .wav."""
         self._stop.set()
         self.throttle.wake()
+        with self._lock:
+            streams = list(self._open.values())
+        for events in streams:
+            events.cancel()
         self.wait(grace)
 
     @property
@@ -280,7 +287,11 @@ class Batch:
                 if not self._queue:
                     return
                 index = self._queue.popleft()
-            self._item(index)
+            try:
+                self._item(index)
+            except Exception as exc:  # a full disk, an unreadable file: the item's row says so
+                if not self._stop.is_set():
+                    self._finish(index, Row(self.files[index], error=_reason(exc)))
 
     def _item(self, index: int) -> None:
         path = self.files[index]
@@ -290,6 +301,8 @@ class Batch:
             return self._finish(index, Row(path, error=str(exc)))
         key = self.cache.key(self.client.backend.label, fingerprint(EncodedBody(request.body))) \
             if self.cache is not None else None
+        if self._stop.is_set():
+            return
         cached = self._from_cache(key, index) if key else None
         if cached is not None:
             return self._finish(index, cached)
@@ -297,33 +310,58 @@ class Batch:
             return
         ok = False
         try:
-            response = self.client.new_response(request)
-            collect(self.client.send(request, retries=0), response, on_event=self._check_stop)
+            response = self._collect(index, request)
             ok = True
         except _Stopped:
             return
-        except RateLimitError as exc:
-            self.throttle.slow_down(exc.retry_after)
-            return self._again(index, exc, MAX_RATE_LIMITED)
-        except (ServerError, ConnectError) as exc:
-            return self._again(index, exc, self.retries, wait=True)
         except OmniError as exc:
-            return self._finish(index, Row(path, error=str(exc)))
+            if self._stop.is_set():  # cut by stop(): neither a failure nor worth a retry
+                return
+            return self._failed(index, exc)
         finally:
             self.throttle.release(ok)
+        if self._stop.is_set():  # cancelled mid-answer: what arrived is not kept anywhere
+            return
         row = Row(path, answer=response.text, usage=response.usage,
                   error=None if response.error is None else str(response.error))
         if row.error is None and self.save_dir is not None and response.audio_chunks:
             try:
                 row.speech = str(response.save_audio(self.save_dir / self._wav_names[index]))
-            except (OSError, RuntimeError) as exc:
+            except (OSError, RuntimeError, OmniError) as exc:
                 row.error = f"The answer came, but its speech could not be saved: {exc}"
         if row.error is None and key is not None:
-            self.cache.put(key, row)
+            try:
+                self.cache.put(key, row)
+            except OSError as exc:
+                row.error = (f"The answer came, but the batch cache could not keep it, so a re-run "
+                             f"asks again: {exc}")
         with self._lock:
             self._sent += 1
             self._sent_at = time.perf_counter()
         self._finish(index, row)
+
+    def _collect(self, index: int, request: ChatRequest) -> OmniResponse:
+        """Send one request and fold its answer, its stream open to ``stop()`` meanwhile."""
+        response = self.client.new_response(request)
+        events = self.client.send(request, retries=0)
+        with self._lock:
+            self._open[index] = events
+        if self._stop.is_set():  # stop() ran before the stream was listed: cancel it here
+            events.cancel()
+        try:
+            return collect(events, response, on_event=self._check_stop)
+        finally:
+            with self._lock:
+                self._open.pop(index, None)
+
+    def _failed(self, index: int, exc: OmniError) -> None:
+        """A request that failed before its answer: retried when that may help, else its row."""
+        if isinstance(exc, RateLimitError):
+            self.throttle.slow_down(exc.retry_after)
+            return self._again(index, exc, MAX_RATE_LIMITED)
+        if isinstance(exc, (ServerError, ConnectError)):
+            return self._again(index, exc, self.retries, wait=True)
+        self._finish(index, Row(self.files[index], error=str(exc)))
 
     def _check_stop(self, event: Event) -> None:
         if self._stop.is_set():
@@ -358,6 +396,11 @@ class Batch:
     def _finish(self, index: int, row: Row) -> None:
         with self._lock:
             self.rows[index] = row
+
+
+def _reason(exc: Exception) -> str:
+    """A row's error for a failure outside the request (OmniErrors say it themselves)."""
+    return str(exc) if isinstance(exc, OmniError) else f"{type(exc).__name__}: {exc}"
 
 
 def _wav_names(files: list[str]) -> list[str]:

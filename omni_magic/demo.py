@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Offline: every answer is replayed from {args.replay}.")
     elif not os.environ.get(API_KEY_ENV):
         print(EMULATOR_NOTICE)
+    before = _speech_files(args.out)
     for notebook in args.notebooks:
         print(f"\n=== {notebook}", flush=True)
         try:
@@ -126,9 +127,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{notebook} failed: {exc}", file=sys.stderr)
             return 1
         print(f"\nExecuted notebook: {target}")
-    for wav in sorted(args.out.glob("*.wav")):
-        print(f"Speech: {wav} ({wav.stat().st_size:,} bytes)")
+    # Only what this run wrote: the output folder may hold speech from earlier runs.
+    for wav, stamp in sorted(_speech_files(args.out).items()):
+        if before.get(wav) != stamp:
+            print(f"Speech: {wav} ({stamp[1]:,} bytes)")
     return 0
+
+
+def _speech_files(folder: Path) -> dict[Path, tuple[int, int]]:
+    """The .wav files in ``folder`` with their modification time (ns) and size."""
+    found = {}
+    for wav in folder.glob("*.wav"):
+        stat = wav.stat()
+        found[wav] = (stat.st_mtime_ns, stat.st_size)
+    return found
 
 
 if __name__ == "__main__":

@@ -24,10 +24,14 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """``%unload_ext omni_magic``: stop the client (and the emulator, if it runs)."""
-    magics = ipython.magics_manager.registry.get("OmniMagics")
+    """``%unload_ext omni_magic``: stop the client (and the emulator, if it runs), and let go
+    of the magics instance, its conversation and media with it: everything IPython holds it by
+    (the registry, the magic table, ``shell.configurables`` where ``Magics.__init__`` put it
+    for ``%config``, and the pre_run_cell callback) lets go."""
+    magics = ipython.magics_manager.registry.pop("OmniMagics", None)
     if magics is not None:
         magics.close()
-        ipython.magics_manager.registry.pop("OmniMagics", None)
+        configurables = getattr(ipython, "configurables", [])
+        configurables[:] = [c for c in configurables if c is not magics]
     for kind in ("line", "cell"):
         ipython.magics_manager.magics[kind].pop("omni", None)

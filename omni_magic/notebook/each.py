@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 from ..attachments import Attachment
 from ..batch import Batch, Cache, as_table, default_cache_dir, kind_of
 from ..errors import InvalidRequest
-from . import progress, view
+from . import progress, targets, view
 from .options import CellOptions, batch_files
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def run_batch(magics: OmniMagics, args: Any, prompt: str) -> None:
         raise UsageError("--save DIR keeps each file's speech, but this batch asks for text only "
                          "(--text-only, --think, a model that answers in text, or "
                          "%config OmniMagics.audio = False).")
+    save_dir = targets.batch_folder(args.save) if args.save is not None else None
     client = magics._client_for(args)
     for note in [*cell.notes, *client.prepare(prompt.strip(), **options).notes]:  # fail now
         view.show(view.Notice(note))
@@ -48,14 +49,11 @@ def run_batch(magics: OmniMagics, args: Any, prompt: str) -> None:
     def build(path: str) -> Any:
         kind = kind_of(path)
         if kind is None:
-            raise InvalidRequest(f"{Path(path).name}: not an image, audio or video file by its name.")
+            raise InvalidRequest(f"{Path(path).name}: neither its bytes nor its name say it is an image, audio or video.")
         return client.prepare(prompt.strip(), **{**options, "attachments": [Attachment(kind, path)]})
 
-    batch = Batch(
-        client, files, build, concurrency=concurrency,
-        cache=Cache(magics.cache_dir or default_cache_dir()) if magics.batch_cache else None,
-        save_dir=Path(args.save).expanduser() if cell.audio else None, retries=magics.max_retries,
-    )
+    batch = Batch(client, files, build, concurrency=concurrency, cache=_cache(magics),
+                  save_dir=save_dir, retries=magics.max_retries)
     magics._tell_emulated(client)
     bar = _progress(magics, len(files))
     interrupted = False
@@ -73,6 +71,21 @@ def run_batch(magics: OmniMagics, args: Any, prompt: str) -> None:
     if args.out:
         magics.shell.user_ns[args.out] = table
     set_underscore(magics.shell, table)
+
+
+def _cache(magics: OmniMagics) -> Cache | None:
+    """The batch cache, when it is on and its folder can be written; else a note, and none."""
+    if not magics.batch_cache:
+        return None
+    folder = Path(magics.cache_dir).expanduser() if magics.cache_dir else default_cache_dir()
+    problem = targets.folder_problem(folder)
+    if problem is not None:
+        view.show(view.Notice(f"The batch cache cannot be kept: {problem}. This batch runs without "
+                              "it (a re-run asks again); set %config OmniMagics.cache_dir to a "
+                              "folder you can write.", "warn"))
+        return None
+    return Cache(folder)
+
 
 def _progress(magics: OmniMagics, total: int) -> Any:
     if magics._display_mode() == "widgets":

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import html
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.display import display
 
 from ..events import AudioDelta, Event, ReasoningDelta, TextDelta
 from ..response import OmniResponse
+from .targets import SAVE_HINT, Saved
 from .view import Answer, Notice, UsageTable, show_tail, status_line, status_markdown
 
 if TYPE_CHECKING:
@@ -165,10 +164,10 @@ class TextView:
     def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool,
                notes: list[Notice] | None = None) -> None:
         self.out.write("\n" + status_line(response, self.backend) + "\n")
-        if response.audio_chunks:
-            path = Path(tempfile.gettempdir()) / f"omni-{response.id or int(time.time())}.wav"
-            response.save_audio(path)
-            self.out.write(f"Speech ({response.audio_seconds:.1f} s) saved to {path}\n")
+        # Nothing plays speech here, and nothing is written unasked: say how to keep it.
+        if response.audio_chunks and not any(isinstance(note, Saved) for note in notes or ()):
+            self.out.write(f"Speech ({response.audio_seconds:.1f} s): save it with {SAVE_HINT}, "
+                           "or add --save FILE to the cell.\n")
         for note in notes or ():
             self.out.write(f"{note!r}\n")
         if response.error is not None:
