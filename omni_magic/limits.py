@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from .catalog import Family, MediaLimits
+from . import tokens
+from .catalog import Family, MediaLimits, Model
 from .errors import InvalidRequest
 from .probe import MediaInfo
 
@@ -136,6 +137,22 @@ def _check_timed(info: MediaInfo, name: str, family: Family, media: MediaLimits,
             f"to {_limit(max_seconds)} s{_minutes(max_seconds)}. Trim it to "
             f"{_limit(max_seconds)} s, {shorter}"))
     return warnings
+
+
+def check_sampling(info: MediaInfo, name: str, model: Model) -> list[str]:
+    """A video file against DashScope's frame sampler (the official ``smart_nframes`` and
+    ``smart_resize``: 2 frames a second, at least 2 of them, frames at most 200:1), which only
+    DashScope applies: call it for DashScope's models only. A frame count or rate that could
+    not be measured is a warning, never a refusal: the service counts them itself."""
+    if not (info.frames and info.fps and info.width and info.height):
+        return [f"Could not count the frames of {name}: its video tokens are not estimated, and "
+                f"whether {model.family.label}'s frame sampler (2 frames a second, at least "
+                f"{tokens.FRAME_FACTOR}) takes it is left to the service."]
+    try:
+        tokens.video_tokens(info.width, info.height, info.frames, info.fps, model)
+    except InvalidRequest as exc:
+        return _refuse(model.family, f"{name}: {exc}")
+    return []
 
 
 def check_frames(count: int, family: Family) -> list[str]:

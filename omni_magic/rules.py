@@ -153,8 +153,9 @@ def _speech(model: Model, audio: bool | None, voice: str | None, has_system: boo
         match = chosen
     if has_system and not family.system_with_audio:
         raise InvalidRequest(
-            f"{model.id} does not accept a system message when it speaks. Drop --system, "
-            "add --text-only, or use qwen3.5-omni-plus.")
+            f"{model.id} does not accept a system message when it speaks. Add --text-only, use "
+            "qwen3.5-omni-plus, or send no system message (drop --system; one set on an earlier "
+            'cell holds for the conversation until --new, %omni reset or --system "").')
     out.audio, out.voice = True, match
 
 

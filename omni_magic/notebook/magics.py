@@ -8,7 +8,6 @@ works with no code. The instance owns its client and conversation: no globals.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -24,7 +23,7 @@ from ..errors import Interrupted, InvalidRequest, OmniError
 from ..recording import Recording, fingerprint
 from ..request import elide_media
 from ..response import collect
-from . import live, view
+from . import live, targets, view
 from .each import run_batch, set_underscore
 from .options import CellOptions, speed, unquote
 
@@ -92,7 +91,10 @@ class OmniMagics(Magics):
                         "(qwen3.8-omni-flash).").tag(config=True)
     catalog_file = Unicode(help="A catalog file (JSON, or TOML on Python 3.11+) merged over the "
                            "shipped one, to add or change models (env OMNI_CATALOG).").tag(config=True)
-    system = Unicode("", help="System message for every request.").tag(config=True)
+    system = Unicode("", help="System message when the conversation has none (a cell's --system "
+                     "holds for its conversation).").tag(config=True)
+    history_media = Enum(["keep", "text"], "keep", help="Earlier turns' media: keep sends them again "
+                         "with each later request (billed again); text sends a line naming each.").tag(config=True)
     max_tokens = Int(0, help="Cap on output tokens; 0 means the model's own limit.").tag(config=True)
     region = Unicode("auto", help="DashScope region: intl (Singapore), cn (Beijing), us (Virginia), "
                      "hk (Hong Kong), jp and de (workspace endpoints only); auto: the region of "
@@ -103,7 +105,11 @@ class OmniMagics(Magics):
     dialect = Enum(["auto", "dashscope", "vllm-omni", "vllm"], "auto",
                    help="How the server writes speech and reads media: auto asks a base URL's "
                    "/models (vLLM answers owned_by vllm); dashscope; vllm-omni (alias vllm).").tag(config=True)
-    timeout = Float(60.0, help="Seconds to wait for the next bytes of an answer.").tag(config=True)
+    timeout = Float(60.0, help="Seconds to wait for the next bytes of an answer, and for the next "
+                    "event however many keep-alives come between (httpx's read timeout; connect, "
+                    "write and pool keep their own).").tag(config=True)
+    first_event_timeout = Float(180.0, help="Seconds from sending a request to its first event, "
+                                "however the server trickles.").tag(config=True)
     max_retries = Int(2, help="Retries of 408/409/429/5xx and connection failures before the first event.").tag(config=True)
     show_usage = Bool(True, help="Show the token table after each answer.").tag(config=True)
     autoplay = Bool(False, help="When the live player is off (live_audio = False, or a frontend "
@@ -168,7 +174,8 @@ class OmniMagics(Magics):
     @argument("--video", metavar="SOURCE", help="Attach one video file: path, URL, or a variable holding bytes.")
     @argument("--frames", nargs="+", metavar="SOURCE", help="Attach a video as a list of frames: paths, URLs, globs (natural order) or a variable.")
     @argument("--rate", type=int, help="Sample rate of audio given as a numpy array.")
-    @argument("--system", help="System message for this cell.")
+    @argument("--system", help='System message: it holds for the conversation until --new, %%omni reset or another --system ("" for none).')
+    @argument("--history-media", choices=["keep", "text"], help="Earlier turns' media: sent again (keep) or as a line naming each (text).")
     @argument("--max-tokens", type=int, help="Cap on output tokens.")
     @argument("--region", help="DashScope region: intl, cn, us, hk (jp, de with --workspace).")
     @argument("--workspace", metavar="ID", help="A Model Studio workspace ID: its endpoint in the region.")
@@ -178,7 +185,8 @@ class OmniMagics(Magics):
     @argument("--each", metavar="GLOB", help="A batch: send the prompt once per matching file (image, audio or video by its type).")
     @argument("--concurrency", type=int, metavar="N", help="Batch requests in flight at once (default 4).")
     @argument("-o", "--out", metavar="NAME", help="Store the OmniResponse (a batch: its table) in this variable.")
-    @argument("--save", metavar="FILE", help="Save the speech to this .wav file (a batch: one .wav per file in this folder).")
+    @argument("--save", metavar="FILE", help="Save the speech to this .wav, .flac or .ogg file; into a folder (a name ending "
+              "in /): a new omni-DATE-TIME.wav (a batch: one .wav per file in this folder). Checked before sending.")
     @argument("--record", metavar="FILE", help="Save the raw stream of this call as JSON lines (a folder: named by the request's fingerprint).")
     @argument("--replay", metavar="FILE", help="Play a recording back instead of sending anything.")
     @argument("--speed", help="Replay speed: 1 is the original pace, 4 four times faster, max at once.")
@@ -217,6 +225,10 @@ class OmniMagics(Magics):
         if args.speed and not args.replay:
             raise UsageError("--speed sets the pace of a --replay: add --replay FILE.")
         pace = speed(args.speed or "1")
+        # Where the speech and the recording go is checked now, while a mistake costs nothing.
+        save_to = targets.speech_file(args.save) if args.save else None
+        record = targets.recording(args.record) if args.record else \
+            targets.record_folder("" if args.replay else self.record_to)  # a replay records nothing
         recording = Recording.load(args.replay) if args.replay else None
         client = self._client_for(args)
         if args.new:
@@ -224,10 +236,15 @@ class OmniMagics(Magics):
         # A re-run of a cell replaces its turn and sees only the turns before it.
         key = self._cell_id
         context = self.conversation.before(key)
+        unasked = args.dry_run and client.known_dialect is None  # a dry run asks nothing
         request = client.prepare(
-            prompt.strip(), history=context.messages(), history_tokens=context.media_tokens(),
-            **options.request(),
+            prompt.strip(), **{**options.request(), **context.carried(options.system_given, self.system)},
+            **({"dialect": "dashscope"} if unasked else {}),
         )
+        if unasked:
+            notes.append("The server's dialect is not known yet and a dry run asks nothing: the "
+                         "body is shown in DashScope's. The first real request asks GET /models "
+                         "(or set --dialect).")
         if options.attachments:
             view.show_previews(list(options.attachments))
         for warning in request.warnings:
@@ -246,7 +263,7 @@ class OmniMagics(Magics):
                              "prompt, options or media differ): it replays as it was recorded.")
         else:
             label = client.backend.label
-            events = client.send(request, record=args.record or self._record_folder())
+            events = client.send(request, record=record)
             self._tell_emulated(client)
         response = client.new_response(request)
         if args.out:  # the same object fills in as the answer streams, and keeps a failure
@@ -263,13 +280,14 @@ class OmniMagics(Magics):
             stream_view.abort()
             response.close(exc)
             raise
-        saved = [_save_speech(response, args.save)] if args.save else []
+        saved = [view.Notice(note, "warn") for note in response.notes]
+        saved += [targets.save_speech(response, save_to)] if save_to else []
         stream_view.finish(response, show_usage=self.show_usage, autoplay=self.autoplay, notes=saved)
         set_underscore(self.shell, response)
         if response.error is None and response.text:
             self.conversation.record(
                 request.user_message, response.text, request.model, key=key,
-                media_tokens=request.media_tokens,
+                attachments=options.attachments, system=options.system_given,
             )
 
     def _dry_run(self, client: OmniClient, request: Any) -> None:
@@ -279,7 +297,7 @@ class OmniMagics(Magics):
         )
         view.show(view.Notice("Dry run: nothing was sent."))
         view.show(view.EstimateTable(request.estimate))
-        view.show(view.RequestPreview(endpoint, client.headers(masked=True), elide_media(request.body)))
+        view.show(view.RequestPreview(endpoint, client.headers(), elide_media(request.body)))
 
     # -- line forms ------------------------------------------------------------------------------
     def _line(self, args: Any) -> None:
@@ -296,7 +314,7 @@ class OmniMagics(Magics):
             except InvalidRequest as exc:
                 raise UsageError(str(exc)) from None
         elif command == "history":
-            view.show(view.Table.history(self.conversation))
+            view.show(view.Table.history(self.conversation, default_system=self.system))
         elif command == "reset":
             self.conversation.reset()
             view.show(view.Notice("Conversation cleared: the next cell starts fresh."))
@@ -317,6 +335,7 @@ class OmniMagics(Magics):
         """What the cell's client is built from: the backend it resolves to (the key and the
         environment included) and the OmniClient keywords (endpoint, timeout, retries, emulator
         pacing and recordings, dialect, catalog)."""
+        from ..client import timeouts  # httpx: imported on the first cell, not at load
         from ..emulator import Pacing
 
         region = args.region or self.region
@@ -324,7 +343,8 @@ class OmniMagics(Magics):
             region=None if region == "auto" else region,
             base_url=args.base_url or self.base_url or None,
             workspace=args.workspace or self.workspace or None,
-            timeout=self.timeout, max_retries=self.max_retries,
+            timeout=timeouts(self.timeout), first_event_timeout=self.first_event_timeout,
+            max_retries=self.max_retries,
             emulator_pacing=Pacing(self.emulator_first_token, self.emulator_per_chunk),
             emulator_recordings=self.recordings or None, dialect=args.dialect or self.dialect,
             catalog=self._catalog(),
@@ -350,14 +370,6 @@ class OmniMagics(Magics):
         if client.emulated and not self._told_emulated:
             view.show(view.Notice(backend.EMULATOR_NOTICE))
             self._told_emulated = True
-
-    def _record_folder(self) -> Path | None:
-        """``record_to`` as a folder (made now), so each call gets its own file in it."""
-        if not self.record_to:
-            return None
-        folder = Path(self.record_to).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
 
     def _display_mode(self) -> str:
         if self.display_mode == "auto":
@@ -392,17 +404,6 @@ class OmniMagics(Magics):
         if self._player is not None:
             self._player.retire()
             self._player = None
-
-
-def _save_speech(response: Any, path: str) -> view.Notice:
-    """Save the speech for --save; the note that says where (or why not) goes under the player."""
-    if not response.audio_chunks:
-        return view.Notice("No speech to save: this answer was text only.", "warn")
-    try:
-        return view.Notice(f"Speech saved to {response.save_audio(path)}")
-    except (OSError, RuntimeError) as exc:  # soundfile reports an unwritable path as RuntimeError
-        return view.Notice(f"Could not save the speech to {path}: {exc}. Choose another path "
-                           "and call .save_audio(path) on the answer.", "warn")
 
 
 def _has_widget_frontend(shell: Any) -> bool:

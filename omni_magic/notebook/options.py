@@ -22,7 +22,8 @@ from ..errors import InvalidRequest
 @dataclass(frozen=True)
 class CellOptions:
     """What one cell asks of the model: the keywords of ``OmniClient.prepare`` (``request()``)
-    and the notes saying what was turned off on the user's behalf."""
+    and the notes saying what was turned off on the user's behalf. ``system`` is the cell's
+    (--system) or the trait's; ``system_given`` only the cell's, which a conversation keeps."""
 
     model: str
     voice: str | None
@@ -35,6 +36,8 @@ class CellOptions:
     system: str | None
     max_tokens: int | None
     attachments: tuple[Attachment, ...] = ()
+    history_media: str = "keep"  # earlier turns' media: "keep" (sent again) or "text"
+    system_given: str | None = field(default=None, compare=False)  # None: no --system
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -52,23 +55,24 @@ class CellOptions:
         if speech is None:
             speech = traits.audio and not args.text_only
         notes: list[str] = []
+        thinks = thinking is True or (thinking is None and info is not None
+                                      and info.family.thinking.mode == "default" and effort != "none")
+        # A voice that cannot be used is refused whether speech is asked for or not (a batch
+        # without --save asks for none): the same line means the same on a cell and with --each.
+        if args.voice and info is not None and not info.family.speaks:
+            raise UsageError(f"{info.id} answers in text only, so -v/--voice cannot go with it. "
+                             "Drop -v, or use -m qwen3.5-omni-plus to hear the answer.")
+        if args.voice and thinks:
+            raise UsageError("--think answers in text only, so -v/--voice cannot go with it. "
+                             "Drop -v, or drop --think to hear the answer.")
         if speech and info is not None and not info.family.speaks:
-            if args.voice:
-                raise UsageError(f"{info.id} answers in text only, so -v/--voice cannot go with it. "
-                                 "Drop -v, or use -m qwen3.5-omni-plus to hear the answer.")
             speech = False
             notes.append(f"{info.id} answers in text only: speech is off for this cell "
                          "(qwen3.5-omni-plus speaks).")
-        thinks = thinking is True or (thinking is None and info is not None
-                                      and info.family.thinking.mode == "default" and effort != "none")
         if speech and thinks:
-            if args.voice:
-                raise UsageError(
-                    "--think answers in text only, so -v/--voice cannot go with it. "
-                    "Drop -v, or drop --think to hear the answer."
-                )
             speech = False
             notes.append("Thinking mode answers in text only: speech is off for this cell.")
+        history_media = args.history_media or traits.history_media
         attachments = () if namespace is None else tuple(from_options(
             images=args.image, audio=args.audio, video=args.video, frames=args.frames,
             rate=args.rate, namespace=namespace))
@@ -79,12 +83,14 @@ class CellOptions:
             multichannel=bool(args.multichannel) or traits.multichannel,
             system=(args.system if args.system is not None else traits.system) or None,
             max_tokens=args.max_tokens if args.max_tokens is not None else (traits.max_tokens or None),
-            attachments=attachments, notes=tuple(notes),
+            attachments=attachments, history_media=history_media, system_given=args.system,
+            notes=tuple(notes),
         )
 
     def request(self) -> dict[str, Any]:
         """The keywords of ``OmniClient.prepare`` (the attachments as a list)."""
-        options = {k: v for k, v in asdict(self).items() if k not in ("notes", "attachments")}
+        options = {k: v for k, v in asdict(self).items()
+                   if k not in ("notes", "attachments", "system_given")}
         return {**options, "attachments": list(self.attachments)}
 
 
@@ -133,8 +139,9 @@ def natural_key(text: str) -> list[Any]:
 
 
 def expand(value: str) -> list[str]:
-    """A glob pattern's matches in natural order; any other value as it is."""
-    if is_url(value) or not any(ch in value for ch in "*?["):
+    """A glob pattern's matches in natural order; any other value as it is. A path that exists
+    is itself, not a pattern: ``photo[1].png`` is that file, not ``photo1.png``."""
+    if is_url(value) or not any(ch in value for ch in "*?[") or Path(value).expanduser().exists():
         return [value]
     matches = sorted(glob.glob(str(Path(value).expanduser())), key=natural_key)
     if not matches:

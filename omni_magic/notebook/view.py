@@ -21,6 +21,7 @@ from .._b64 import encode_text
 from ..errors import InvalidRequest
 from ..events import Usage
 from ..request import message_text as request_text
+from ..request import resent_tokens
 from ..response import OmniResponse
 
 
@@ -101,6 +102,9 @@ def usage_rows(response: OmniResponse) -> list[tuple[str, int | None, int | None
     ]
     for modality in sorted(set(by_modality) | {k.removesuffix("_tokens") for k in prompt_details}):
         rows.append((f"  {modality}", by_modality.get(modality), prompt_details.get(f"{modality}_tokens")))
+    resent = resent_tokens(response.estimate)
+    if resent is not None:  # part of the prompt above, billed again: said apart
+        rows.append((f"  {RESENT}", resent, None))
     rows.append(("completion", None, usage.output))
     for key, value in usage.output_details.items():
         rows.append((f"  {key.removesuffix('_tokens')}", None, value))
@@ -251,12 +255,18 @@ class Table:
                    caption=f"{info.id}: {len(rows)} voices, {status}; speech in {voices.languages}")
 
     @classmethod
-    def history(cls, conversation: Any) -> "Table":
+    def history(cls, conversation: Any, default_system: str = "") -> "Table":
         rows = [[i + 1, turn.model, _short(request_text(turn.user)), _short(turn.answer)]
                 for i, turn in enumerate(conversation.turns)]
-        return cls(["turn", "model", "you", "answer"], rows,
-                   caption="No turns yet." if not rows else
+        caption = ("No turns yet." if not rows else
                    f"{len(rows)} turn{'s' if len(rows) > 1 else ''}; `%omni reset` clears them")
+        found = conversation.system_set()
+        if found is not None:  # "none" when that cell asked for none (--system "")
+            caption += (f". System message (set in turn {found[0]}; it holds until --new, "
+                        f"`%omni reset` or another --system): {_short(found[1], 200) or 'none'}")
+        elif default_system:
+            caption += f". System message (`%config OmniMagics.system`): {_short(default_system, 200)}"
+        return cls(["turn", "model", "you", "answer"], rows, caption=caption)
 
     @classmethod
     def config(cls, magics: Any) -> "Table":
@@ -288,10 +298,16 @@ def status_line(response: OmniResponse, backend: str, *, streaming: bool = False
     bits.append(f"{response.elapsed:.1f} s")
     if response.audio_chunks:
         bits.append(f"speech {response.audio_seconds:.1f} s")
+    resent = resent_tokens(response.estimate)
+    if resent is not None:  # billed again on every later cell: never silently
+        bits.append(f"{RESENT}: {resent:,} tokens" if resent else f"{RESENT} (not counted)")
     bits.append(backend)
     if streaming:
         bits.append("streaming…")
     return " · ".join(bits)
+
+
+RESENT = "earlier turns' media re-sent"
 
 
 def status_markdown(line: str) -> str:

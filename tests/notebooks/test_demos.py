@@ -117,9 +117,11 @@ def test_conversation(executed):
     assert "Ethan" in shown(cell(nb, "%omni voices")) and "Cantonese" in shown(cell(nb, "%omni voices"))
     first = cell(nb, '%%omni --system')
     assert "of 2 messages (1 user turn)" in answer(first) and "speaking as Ethan" in answer(first)
-    assert "of 3 messages (2 user turns)" in answer(cell(nb, "%%omni --out second"))
-    assert "['user', 'assistant', 'user']" in shown(cell(nb, '[m["role"]'))
-    assert "2 turns" in shown(cell(nb, "%omni history"))
+    # The tutor's system message holds for the whole conversation, not for its cell only.
+    assert "of 4 messages (2 user turns)" in answer(cell(nb, "%%omni --out second"))
+    assert "['system', 'user', 'assistant', 'user']" in shown(cell(nb, '[m["role"]'))
+    history = shown(cell(nb, "%omni history"))
+    assert "2 turns" in history and "patient science tutor" in history
     assert "as the only message" in answer(cell(nb, "%%omni --new"))
     assert "No turns yet" in shown(cell(nb, "%omni reset"))
 
