@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 KINDS = ("image", "audio", "video", "frames")
 URL_SCHEMES = ("http://", "https://", "oss://", "data:")
+SENDING = ("The request was abandoned. Wait until whatever writes the file has finished, then "
+           "run the cell again.")
 READ_CHUNK = 3 * 1024 * 1024  # a multiple of 3, so chunk-by-chunk base64 needs no padding until the end
 
 
@@ -58,26 +60,39 @@ class InlineData:
         # Exactly the nbytes measured and promised in the Content-Length: a file that grew or
         # shrank since is refused here, by name, before the server could get a wrong body.
         left = self.nbytes
-        with open(self.path, "rb") as handle:
-            while left:
-                chunk = handle.read(min(size, left))  # short only at the end of the file
-                if not chunk:
-                    raise self._changed()
-                left -= len(chunk)
-                yield chunk
-            if handle.read(1):
-                raise self._changed()
+        try:
+            with open(self.path, "rb") as handle:
+                while left:
+                    chunk = handle.read(min(size, left))  # short only at the end of the file
+                    if not chunk:
+                        raise self.changed(SENDING)
+                    left -= len(chunk)
+                    yield chunk
+                if handle.read(1):
+                    raise self.changed(SENDING)
+        except OSError as exc:  # gone, or unreadable, since it was measured
+            raise InvalidRequest(f"{self.name} cannot be read any more ({exc.strerror or exc}). "
+                                 f"{SENDING}") from None
 
-    def _changed(self) -> InvalidRequest:
+    def check_unchanged(self, advice: str) -> None:
+        """Refuse (InvalidRequest, ending with ``advice``) a file whose size is not the one
+        measured: an earlier turn's file, sent again with the history, may have been edited
+        or deleted since."""
+        if self.path is not None:
+            try:
+                size = os.stat(self.path).st_size
+            except OSError:
+                size = None
+            if size != self.nbytes:
+                raise self.changed(advice)
+
+    def changed(self, advice: str) -> InvalidRequest:
         try:
             now = f"{os.stat(self.path).st_size:,} bytes now"  # type: ignore[arg-type]
         except OSError:
             now = "it is gone now"
-        return InvalidRequest(
-            f"{self.name} changed while it was being sent: it had {self.nbytes:,} bytes when it "
-            f"was checked, {now}. The request was abandoned. Wait until whatever writes the file "
-            "has finished, then run the cell again."
-        )
+        return InvalidRequest(f"{self.name} changed since it was measured: it had "
+                              f"{self.nbytes:,} bytes then, {now}. {advice}")
 
     def encoded_chunks(self, size: int = READ_CHUNK) -> Iterator[bytes]:
         """``prefix`` then the base64 text, in pieces; only the last piece carries padding."""

@@ -12,7 +12,7 @@ import json
 from typing import Any, Iterable, Iterator
 
 from .errors import ProtocolError, StreamCutShort, excerpt
-from .events import Event, Finished, Started, events_from_chunk
+from .events import Event, Finished, events_from_chunk, started_from
 from .sse import DONE
 
 try:  # optional: the `fast` extra
@@ -41,10 +41,10 @@ class ChunkReader:
             return []
         chunk = _parse_speech(data) if SPEECH in data else parse(data)
         out: list[Event] = []
-        if self._first:
-            self._first = False
-            out.append(Started(chunk.get("id"), chunk.get("model")))
         try:
+            if self._first:
+                self._first = False
+                out.append(started_from(chunk))
             events_from_chunk(chunk, out)
         except (AttributeError, TypeError, IndexError, KeyError):  # e.g. "choices": ["text"]
             raise ProtocolError(

@@ -29,11 +29,10 @@ from .body import EncodedBody
 from .catalog import Catalog
 from .chunks import read_payloads
 from .errors import (
-    Interrupted,
     OmniError,
 )
-from .events import Event, Note
-from .eventstream import CANCELLED, FIRST_EVENT, Abort, Attempt, EventStream, IdleTimeout, payloads
+from .events import Event, Note, Started
+from .eventstream import Abort, Aborted, Attempt, Cancellation, EventStream, IdleTimeout, payloads
 from .keywords import checked_options
 from .recording import Recorder, fingerprint, recorded
 from .request import ChatRequest, build_request, elide_media
@@ -178,8 +177,8 @@ class OmniClient:
         at a time is cut off by it, not by each read's timeout."""
         if self.backend.kind != "custom":
             return dialects.DASHSCOPE
-        abort = Abort()
-        disarm = abort.watchdog(DETECT_SECONDS, "detection")
+        abort = Abort(first_event=DETECT_SECONDS)
+        abort.arm()  # from now: the deadline is for the whole exchange
         try:
             request = self._http.build_request("GET", f"{self.base_url}/models",
                                                headers={"Accept": "application/json"},
@@ -199,7 +198,7 @@ class OmniClient:
             # An unparsable base URL too: the POST then says what is wrong with it.
             return dialects.DASHSCOPE
         finally:
-            disarm()
+            abort.disarm()
 
     @property
     def emulated(self) -> bool:
@@ -228,7 +227,7 @@ class OmniClient:
 
         ``options`` are those of :func:`omni_magic.request.build_request` (``model``,
         ``voice``, ``audio``, ``thinking``, ``effort``, ``attachments``, ``history``,
-        ``system``, ``max_tokens``...), the sampling fields of :data:`PASS_THROUGH`
+        ``system``, ``max_tokens``...), the sampling fields of :data:`omni_magic.keywords.PASS_THROUGH`
         (``temperature``, ``top_p``, ``seed``...), which go into the body as given, and
         ``extra_body``, a dict of further body fields. Any other keyword is refused by name.
         The body is written in :attr:`dialect` unless ``dialect=`` says otherwise; finding
@@ -283,19 +282,20 @@ class OmniClient:
         if record is not None:
             recorder = Recorder(record, print_=fingerprint(body), backend=self.backend.label,
                                 request=elide_media(request.body), secret=self.backend.api_key)
-        control = _Control()
+        control = Cancellation()
         return EventStream(self._events(url, body, recorder, control,
                                         self.max_retries if retries is None else retries),
                            control.cancel)
 
     # -- the stream --------------------------------------------------------------------------
     def _events(self, url: str, content: EncodedBody, recorder: Recorder | None,
-                control: _Control, max_retries: int) -> Generator[Event, None, None]:
+                control: Cancellation, max_retries: int) -> Generator[Event, None, None]:
         """Attempts until one succeeds or fails for good. An attempt's error is retried only
         when ``_mapped_errors`` or ``_attempt`` marked it so, which they do before any event."""
         number = 0
         while True:
-            attempt = control.begin(number)
+            attempt = Attempt(number, Abort(self.first_event_timeout))
+            control.begin(attempt.abort)
             try:
                 with self._mapped_errors(url, attempt):
                     yield from self._attempt(url, content, recorder, attempt)
@@ -309,27 +309,31 @@ class OmniClient:
     def _attempt(self, url: str, content: EncodedBody, recorder: Recorder | None,
                  attempt: Attempt) -> Generator[Event, None, None]:
         """One POST and its events; httpx's errors are left to ``_mapped_errors``."""
-        disarm = attempt.abort.watchdog(self.first_event_timeout, FIRST_EVENT)
+        abort = attempt.abort
         ended: BaseException | None = None
         response = None
         try:
             headers = {**_POST_HEADERS, "Content-Length": str(len(content))}
             response = self._http.send(
-                self._http.build_request("POST", url, content=content, headers=headers),
+                self._http.build_request("POST", url, content=content, headers=headers,
+                                         extensions={"trace": abort.trace}),
                 stream=True)
-            attempt.abort.attach(response)
+            abort.arm()  # a transport without httpcore's trace: the deadline starts now
+            abort.attach(response)
             for event in self._read(response, url, recorder, attempt):
+                if abort.reason is not None:  # cut between two reads: never yield past it
+                    raise Aborted
                 if not attempt.produced:
-                    disarm()
+                    abort.disarm()
                     attempt.produced = True
-                yield event
+                yield self._masked(event)
         except BaseException as exc:  # GeneratorExit too: the reader stopped early
             ended = exc
             raise
         finally:
             # On every exit, a consumer's close() included: the connection is freed.
-            disarm()
-            attempt.abort.detach()
+            abort.disarm()
+            abort.detach()
             if response is not None:
                 response.close()
             if recorder is not None:
@@ -378,7 +382,7 @@ class OmniClient:
             if attempt.abort.reason is None:
                 raise self._scrub(exc) from None  # an error answer or a chunk may quote the server
             raise self._scrub(failures.aborted(attempt, **self._told())) from None
-        except (httpx.HTTPError, httpx.InvalidURL, IdleTimeout) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, IdleTimeout, Aborted) as exc:
             raise self._scrub(failures.mapped(exc, url, attempt, **self._told())) from None
 
     def _told(self) -> dict[str, Any]:
@@ -396,32 +400,25 @@ class OmniClient:
         key = self.backend.api_key
         if key is not None:
             error.args = tuple(key.mask(a) if isinstance(a, str) else a for a in error.args)
-            if error.server_text:
-                error.server_text = key.mask(error.server_text)
+            for name in ("server_text", "location"):
+                if getattr(error, name, None):
+                    setattr(error, name, key.mask(getattr(error, name)))
         return error
+
+    def _masked(self, event: Event) -> Event:
+        """The server's words the status line shows (the completion id, the model) and the
+        notes, masked like errors; the answer's own text is the model's and is left as it is."""
+        key = self.backend.api_key
+        if key is None:
+            return event
+        if type(event) is Started:
+            return Started(key.mask(event.id) if event.id else event.id,
+                           key.mask(event.model) if event.model else event.model)
+        if type(event) is Note:
+            return Note(key.mask(event.text))
+        return event
 
 
 # The client's own settings (region=, timeout=...): a keyword of prepare() named like one is
 # pointed at OmniClient(...).
 _SETTINGS = frozenset(inspect.signature(OmniClient.__init__).parameters) - {"self"}
-
-
-class _Control:
-    """What one ``send()`` shares with the stream it returns: the attempt on the wire, so
-    ``cancel()`` from another thread can abort it, and whether it was cancelled."""
-
-    def __init__(self) -> None:
-        self.cancelled = False
-        self.attempt: Attempt | None = None
-
-    def begin(self, number: int) -> Attempt:
-        if self.cancelled:  # before the first request, or between two tries: send nothing
-            raise Interrupted("The stream was cancelled before it started.")
-        self.attempt = Attempt(number)
-        return self.attempt
-
-    def cancel(self) -> None:
-        self.cancelled = True
-        attempt = self.attempt
-        if attempt is not None:
-            attempt.abort.trip(CANCELLED)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .attachments import Attachment
-from .request import EarlierMedia
+from .history import EarlierMedia
 
 
 @dataclass

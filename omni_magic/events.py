@@ -146,6 +146,14 @@ def usage_from(raw: Any) -> Usage:
     return Usage(raw)
 
 
+def started_from(chunk: dict[str, Any]) -> Started:
+    """The first chunk's identity; TypeError when its id or model is not a string (the status
+    line shows the model, far from the chunk)."""
+    ident, model = chunk.get("id"), chunk.get("model")
+    return Started(None if ident is None else _text(ident, "id"),
+                   None if model is None else _text(model, "model"))
+
+
 def _text(value: Any, what: str) -> str:
     """A delta's text field: a string, or the chunk is of an unexpected shape (TypeError)."""
     if not isinstance(value, str):

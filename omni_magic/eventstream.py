@@ -22,8 +22,9 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .errors import Interrupted
 from .sse import SSEDecoder
 
 if TYPE_CHECKING:
@@ -36,16 +37,56 @@ FIRST_EVENT = "first event"
 
 
 class Abort:
-    """Ends one live response from any thread; ``reason`` says why (None: not aborted).
+    """Ends one attempt's connection from any thread; ``reason`` says why (None: not aborted).
 
-    A response attached after the abort is aborted as it arrives, so a deadline that
-    passes while the headers are still on their way is kept too.
+    The socket is known from the moment httpcore opens it (``trace``, httpcore's trace
+    extension), so a cancel while the server has not even sent its headers ends the wait
+    too; a pooled connection is known from its response. Whatever is attached after the
+    abort is shut as it arrives.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, first_event: float | None = None) -> None:
         self.reason: str | None = None
+        self._first_event = first_event
+        self._timer: threading.Timer | None = None
+        self._socket: Any = None
         self._response: httpx.Response | None = None
         self._lock = threading.Lock()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: the new connection's socket; the first-event deadline starts
+        when the body has been sent (a large upload is not the server's slowness)."""
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            with self._lock:
+                self._socket = stream.get_extra_info("socket") if stream is not None else None
+                if self.reason is not None:
+                    _shut_socket(self._socket)
+        elif event == "http11.send_request_body.complete":
+            self.arm()
+
+    def arm(self) -> None:
+        """Start the first-event deadline (once)."""
+        with self._lock:
+            if self._first_event is None or self._timer is not None or self.reason is not None:
+                return
+            timer = self._timer = threading.Timer(self._first_event, self._fire)
+            timer.args = (timer,)
+            timer.daemon = True
+            timer.start()
+
+    def disarm(self) -> None:
+        """The first event came (or the attempt ended): a timer already firing is ignored."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._first_event = None  # never armed again by a late trace event
+
+    def _fire(self, timer: threading.Timer) -> None:
+        with self._lock:
+            if self._first_event is None or timer is not self._timer:
+                return  # disarmed while this callback was starting
+        self.trip(FIRST_EVENT)
 
     def attach(self, response: httpx.Response) -> None:
         with self._lock:
@@ -55,7 +96,7 @@ class Abort:
 
     def detach(self) -> None:
         with self._lock:
-            self._response = None
+            self._response = self._socket = None
 
     def trip(self, reason: str) -> None:
         with self._lock:
@@ -63,15 +104,8 @@ class Abort:
                 self.reason = reason
             if self._response is not None:
                 _shut(self._response)
-
-    def watchdog(self, seconds: float | None, reason: str) -> Callable[[], None]:
-        """Trip with ``reason`` after ``seconds`` unless the returned function is called first."""
-        if seconds is None:
-            return lambda: None
-        timer = threading.Timer(seconds, self.trip, args=(reason,))
-        timer.daemon = True
-        timer.start()
-        return timer.cancel
+            elif self._socket is not None:
+                _shut_socket(self._socket)
 
 
 def _shut(response: httpx.Response) -> None:
@@ -81,10 +115,38 @@ def _shut(response: httpx.Response) -> None:
     if sock is None:  # a transport without a socket (httpx.MockTransport): close the body
         response.close()
         return
+    _shut_socket(sock)
+
+
+def _shut_socket(sock: Any) -> None:
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:  # already closed: nothing left to wake
         pass
+
+
+class Cancellation:
+    """What one ``send()`` shares with the stream it returns: the attempt on the wire, so
+    ``cancel()`` from another thread can abort it, and whether it was cancelled. The lock
+    makes "cancelled before the attempt began" and "began, then cancelled" the only cases."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self._abort: Abort | None = None
+        self._lock = threading.Lock()
+
+    def begin(self, abort: Abort) -> None:
+        with self._lock:
+            if self.cancelled:  # before the first request, or between two tries: send nothing
+                raise Interrupted("The stream was cancelled before it started.")
+            self._abort = abort
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            abort = self._abort
+        if abort is not None:
+            abort.trip(CANCELLED)
 
 
 @dataclass
@@ -98,6 +160,11 @@ class Attempt:
     retry_after: float | None = None  # the server's Retry-After, when it sent one
 
 
+class Aborted(Exception):
+    """Raised where the reader notices an abort between two reads (the socket was shut after
+    the last of them); the client tells the user why, from ``Abort.reason``."""
+
+
 class IdleTimeout(Exception):
     """Bytes kept coming (comments, keep-alives), but no event for ``seconds``."""
 
@@ -109,13 +176,13 @@ class IdleTimeout(Exception):
 def payloads(chunks: Iterable[bytes], *, idle: float | None,
              clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
     """The SSE data payloads of a body's ``chunks`` as they complete; IdleTimeout when ``idle``
-    seconds pass between two of them while only comments (or nothing whole) arrive."""
+    seconds pass with no event completed or in progress (comments only)."""
     decoder = SSEDecoder()
     last = clock()
     for raw in chunks:
         found = decoder.decode(raw)
         now = clock()
-        if found:
+        if found or decoder.in_event:  # a long event (a whole WAV) still arriving counts too
             last = now
             yield from found
         elif idle is not None and now - last > idle:

@@ -4,8 +4,7 @@ that only sent keep-alives, a first-event deadline passed, a stream cancelled on
 Before the first event a failure is the connection's (ConnectError; a transport error may be
 retried, the user has seen nothing); after it, the stream was cut short and what arrived is kept
 (StreamCutShort). A body that cannot be decoded is the server's fault either way (ProtocolError);
-a URL httpx cannot parse is the caller's (InvalidRequest), and so is a body that changed while
-it was sent (a file written to meanwhile).
+a URL httpx cannot parse is the caller's (InvalidRequest).
 """
 
 from __future__ import annotations
@@ -49,8 +48,8 @@ def mapped(exc: Exception, url: str, attempt: Attempt, *, label: str,
             "garbles its responses (Content-Encoding).")
     if isinstance(exc, httpx.LocalProtocolError) and not attempt.produced:
         return InvalidRequest(
-            f"The request could not be sent as built ({exc}): a file attached changed while "
-            "it was being sent. Run the cell again once the file is written.")
+            f"The request could not be sent as built ({exc}). This is a defect of the client: "
+            "please report it with the cell that sent it.")
     if attempt.produced:
         return cut_short(exc, label)
     # A transport error may be passing (a reset, a timeout); a scheme httpx does not
@@ -64,6 +63,8 @@ def aborted(attempt: Attempt, *, label: str, first_event_timeout: float | None) 
     """The error for a stream ended on purpose: cancelled, or past its first-event deadline."""
     if attempt.abort.reason == CANCELLED:
         return Interrupted("The stream was cancelled: the answer so far is kept.")
+    if attempt.produced:  # a deadline met mid-answer: what arrived is kept
+        return StreamCutShort(f"{label} stopped answering: the answer below is partial.")
     return ConnectError(
         f"{label} sent no event within {first_event_timeout:g} s of the "
         "request (OmniClient(first_event_timeout=...), %config OmniMagics.first_event_timeout). "

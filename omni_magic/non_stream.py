@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import api_errors
 from .errors import UnexpectedAnswer, excerpt
-from .events import Event, Note, Started, events_from_chunk
+from .events import Event, Note, events_from_chunk, started_from
 
 if TYPE_CHECKING:
     import httpx
@@ -99,10 +99,11 @@ def answer(response: httpx.Response, body: bytes, cut: bool, *, label: str,
 
 def completion_events(completion: dict[str, Any]) -> list[Event]:
     """A whole ``chat.completion`` as the events of a stream: its message read as one delta."""
-    out: list[Event] = [Note(NOT_STREAMED), Started(completion.get("id"), completion.get("model"))]
+    out: list[Event] = [Note(NOT_STREAMED)]
     choices = [{**c, "delta": c.get("message") or {}} if isinstance(c, dict) else c
                for c in completion["choices"]]
     try:
+        out.append(started_from(completion))
         events_from_chunk({**completion, "choices": choices}, out)
     except (AttributeError, TypeError, IndexError, KeyError):
         raise UnexpectedAnswer(

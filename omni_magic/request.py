@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import catalog as catalogs
-from . import dialects, limits, rules, tokens
+from . import dialects, rules, tokens
 from .attachments import Attachment, InlineData
 from .body import check_text
 from .catalog import Catalog, Family, Model
 from .errors import InvalidRequest
+from .history import EarlierMedia, check_history_media, earlier, go_on, media_as_text
+from .measure import PART_MODALITY, measure_media
 
 # Fields the checks decide; a pass-through keyword may not set them behind their back.
 RESERVED = frozenset({
@@ -23,23 +25,7 @@ RESERVED = frozenset({
     "max_completion_tokens",
 })
 
-_PART_MODALITY = {
-    "image_url": "image", "input_audio": "audio", "video_url": "video", "video": "video",
-    "audio_url": "audio",  # vLLM's part for audio by URL
-}
 _PART_TYPE = {"image": "image_url", "audio": "input_audio", "video": "video_url", "frames": "video"}
-HISTORY_MEDIA = ("keep", "text")  # earlier turns' media: sent again, or replaced by a short text
-EARLIER = "in earlier turns"  # the end of the estimate's labels for media the history re-sends
-
-
-@dataclass(frozen=True)
-class EarlierMedia:
-    """The media an earlier turn sent, which go again with its message in the history: kept
-    measured so they are checked and counted against the model each new request goes to."""
-
-    turn: int  # 1-based, as %omni history numbers the turns
-    model: str  # the model the turn was sent to
-    attachments: tuple[Attachment, ...]
 
 
 @dataclass
@@ -55,7 +41,6 @@ class ChatRequest:
     user_message: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was decided for the user, said once
-    media_tokens: dict[str, int] = field(default_factory=dict)  # this message's media only
     dialect: str = dialects.DASHSCOPE  # the server's dialect the body is written in
 
 
@@ -76,7 +61,6 @@ def build_request(
     max_tokens: int | None = None,
     region: str | None = None,
     dashscope: bool = True,
-    history_tokens: dict[str, int] | None = None,
     history_media: str = "keep",
     earlier_media: Sequence[EarlierMedia] = (),
     dialect: str = dialects.DASHSCOPE,
@@ -96,9 +80,9 @@ def build_request(
     DashScope's media limits and frame sampler apply to DashScope (and the emulator) only.
 
     ``history`` messages go before the prompt; ``earlier_media`` are the attachments of its
-    user turns, checked and counted again for this model (they are sent again).
+    user turns, checked and counted again for this model (they are sent again; see history.py).
     ``history_media`` "text" sends those turns with each media part replaced by a short text
-    saying what was there (``history_tokens``, the caller's own count, is then dropped).
+    saying what was there.
     """
     check_text(prompt, "The prompt")  # a lone surrogate, refused by name before anything else
     check_text(system, "The system message")
@@ -125,9 +109,7 @@ def build_request(
             search=search, hi_res=hi_res, multichannel=multichannel, max_tokens=max_tokens,
             has_system=has_system, region=region, dashscope=dashscope,
         )
-    if history_media not in HISTORY_MEDIA:
-        raise InvalidRequest(f"history_media is {history_media!r}: use keep (earlier turns' media "
-                             "are sent again) or text (each replaced by a line saying what it was).")
+    check_history_media(history_media)
     as_text = history_media == "text"
     # DashScope's media limits and frame sampler bind DashScope (and its emulator) only: a vLLM
     # or other self-hosted server has its own, and decides. (What a model's message may hold,
@@ -143,7 +125,7 @@ def build_request(
     for message in history or ():
         message = media_as_text(message) if as_text else message
         turn += message.get("role") == "user"
-        check_history_message(message, family, fix=_go_on(model_id, turn, message))
+        check_history_message(message, family, fix=go_on(model_id, turn, message))
         messages.append(message)
     messages.append(user)
 
@@ -167,14 +149,11 @@ def build_request(
         est.add("speech prompt (hidden)", "text", tokens.speech_prompt_tokens(info),
                 "estimate: the service adds a system prompt when asked to speak (207 vs 11 "
                 "prompt tokens in its own examples)")
-    if history_tokens and not as_text:
-        for modality, count in history_tokens.items():
-            est.add(f"{modality} {EARLIER}", modality, count, "estimated when first sent")
     if not as_text:
-        resent, found = _earlier(earlier_media, info, model_id, hi_res, strict)
+        resent, found = earlier(earlier_media, info, model_id, hi_res, strict)
         warnings += found
         est.parts += resent.parts
-    media, found = _measure(attachments, info, hi_res, strict)
+    media, found = measure_media(attachments, info, hi_res, strict)
     warnings += found
     est.parts += media.parts
     limit = info.input_limit(out.thinking) if info is not None and strict else None
@@ -188,99 +167,8 @@ def build_request(
     return ChatRequest(
         body=body, model=model_id, audio=out.audio, voice=out.voice, thinking=out.thinking,
         estimate=est, user_message=user, warnings=warnings,
-        notes=out.notes + [note for a in attachments for note in a.notes],
-        media_tokens=media.by_modality(), dialect=dialect,
+        notes=out.notes + [note for a in attachments for note in a.notes], dialect=dialect,
     )
-
-
-def _measure(attachments: Sequence[Attachment], info: Model | None, hi_res: bool,
-             strict: bool = True) -> tuple[tokens.TokenEstimate, list[str]]:
-    """The media's estimate per part and the warnings of their checks (refusals raise).
-    A model outside the catalog gets neither: its rules and token factors are unknown.
-    ``strict`` False (not DashScope): no checks, and the estimate only where it can be made."""
-    media = tokens.TokenEstimate()
-    warnings: list[str] = []
-    if info is None:
-        for attachment in attachments:
-            media.add(f"{attachment.kind} {attachment.name}", attachment.modality, 0,
-                      "not counted: the model is not in the catalog")
-        return media, warnings
-    if strict:
-        for kind in ("image", "audio", "video"):
-            files = [a for a in attachments if a.modality == kind and a.kind != "frames"]
-            inline = sum(a.inline_count for a in files)
-            warnings += limits.check_counts(kind, len(files) - inline, inline, info.family)
-    for attachment in attachments:
-        probed = attachment.probe()  # a file that cannot be read is refused on every server
-        if strict:
-            warnings += attachment.check(info)
-            if attachment.kind == "video" and probed[0] is not None:
-                warnings += limits.check_sampling(probed[0], str(attachment.name), info)
-        _estimate(attachment, info, media, hi_res)
-    return media, warnings
-
-
-def _estimate(attachment: Attachment, info: Model, into: tokens.TokenEstimate, hi_res: bool) -> None:
-    """Add the attachment's estimate; one the estimator cannot make (a frame count not
-    measured, a clip DashScope's sampler would refuse going elsewhere) counts 0, said so."""
-    label = f"{attachment.kind} {attachment.name}"
-    first = attachment.probe()[0]
-    if attachment.kind == "video" and first is not None and not (first.frames and first.fps):
-        into.add(label, "video", 0, "not counted: its frame count could not be measured")
-        return
-    try:
-        attachment.estimate(info, into, hi_res=hi_res)
-    except InvalidRequest:  # DashScope's refusals were raised by its checks already
-        into.add(label, attachment.modality, 0, "not counted: DashScope's estimator cannot count it")
-
-
-def _earlier(earlier: Sequence[EarlierMedia], info: Model | None, model_id: str, hi_res: bool,
-             strict: bool) -> tuple[tokens.TokenEstimate, list[str]]:
-    """Earlier turns' media, sent again with the history: checked against the model this
-    request goes to, as new media are, and counted for it (one row per modality)."""
-    per_turn = tokens.TokenEstimate()
-    warnings: list[str] = []
-    for turn in earlier:
-        try:
-            media, found = _measure(turn.attachments, info, hi_res, strict)
-        except InvalidRequest as exc:
-            names = ", ".join(str(a.name) for a in turn.attachments)
-            one = len(turn.attachments) == 1
-            raise InvalidRequest(
-                f"{names}, sent to {turn.model} in turn {turn.turn} of this conversation, "
-                f"{'goes' if one else 'go'} again with this request (the history carries "
-                f"{'it' if one else 'them'}), to {model_id}, which refuses: {exc} "
-                f"{_go_on(model_id)}") from None
-        per_turn.parts += media.parts
-        if turn.model != model_id:  # the same model already said these when the turn was sent
-            warnings += [f"Turn {turn.turn}'s media, sent again: {w}" for w in found]
-    out = tokens.TokenEstimate()
-    for modality, count in per_turn.by_modality().items():
-        uncounted = any(p.modality == modality and p.method.startswith("not counted")
-                        for p in per_turn.parts)
-        out.add(f"{modality} {EARLIER}", modality, count,
-                f"re-sent with the history, estimated for {model_id}"
-                + (", some not counted" if uncounted else "")
-                + "; --history-media text sends earlier turns as text")
-    return out, warnings
-
-
-def _go_on(model_id: str, turn: int = 0, message: dict[str, Any] | None = None) -> str:
-    """How to go on when what an earlier turn sent does not suit the model now asked; with
-    ``message``, first which turn it was and what it held."""
-    content = (message or {}).get("content")
-    parts = content if isinstance(content, list) else []
-    held = [_part_label(p) for p in parts if isinstance(p, dict) and p.get("type") != "text"]
-    said = f"That is turn {turn}'s message ({', '.join(held)}). " if held else ""
-    return said + (f"To go on with {model_id}: start afresh with --new (or %omni reset), or send the "
-            "earlier turns as text only with --history-media text (history_media=\"text\" in "
-            "Python; %config OmniMagics.history_media = \"text\" for every cell).")
-
-
-def resent_tokens(estimate: tokens.TokenEstimate) -> int | None:
-    """Estimated tokens of the media earlier turns send again; None when they send none."""
-    parts = [p for p in estimate.parts if p.label.endswith(EARLIER)]
-    return sum(p.tokens for p in parts) if parts else None
 
 
 def user_message(prompt: str, attachments: Sequence[Attachment] = (),
@@ -307,7 +195,7 @@ def check_parts(types: Sequence[str | None], subject: str, family: Family | None
     ``fix`` replaces the advice (an earlier turn's message cannot be split any more)."""
     if family is None:
         return
-    kinds = sorted({_PART_MODALITY[t] for t in types if t in _PART_MODALITY})
+    kinds = sorted({PART_MODALITY[t] for t in types if t in PART_MODALITY})
     if len(kinds) > 1 and not family.mixed_media:
         raise InvalidRequest(
             f"{subject} carries more than one kind of media ({' and '.join(kinds)}); "
@@ -339,43 +227,6 @@ def check_history_message(message: dict[str, Any], family: Family | None = None,
         check_parts([p.get("type") for p in content], "A user message in the history", family, fix)
     elif role not in ("user", "system"):
         raise InvalidRequest(f"History messages must be user or assistant turns, not {role!r}.")
-
-
-def media_as_text(message: dict[str, Any]) -> dict[str, Any]:
-    """A user message of an earlier turn with each media part replaced by a short text saying
-    what was there ("[image photo.jpg, sent in an earlier turn]"), so the model knows of it."""
-    content = message.get("content")
-    if message.get("role") != "user" or not isinstance(content, list):
-        return message
-    return {**message, "content": [part if part.get("type") == "text" else
-                                   {"type": "text", "text": _placeholder(part)} for part in content]}
-
-
-def _placeholder(part: dict[str, Any]) -> str:
-    return f"[{_part_label(part)}, sent in an earlier turn]"
-
-
-def _part_label(part: dict[str, Any]) -> str:
-    """"image photo.jpg", "video of 12 frames f01.jpg … f12.jpg": what a media part holds."""
-    kind = part.get("type")
-    value = part.get(kind) if isinstance(kind, str) else None
-    if kind == "video" and isinstance(value, list):  # a video given as frames
-        names = [_item_name(item) for item in value]
-        shown = names[0] if len(names) < 2 else f"{names[0]} … {names[-1]}"
-        return f"video of {len(names)} frames {shown}"
-    item = value.get("data" if kind == "input_audio" else "url") if isinstance(value, dict) else None
-    return f"{_PART_MODALITY.get(str(kind), 'media')} {_item_name(item)}"
-
-
-def _item_name(item: Any) -> str:
-    if isinstance(item, InlineData):
-        return item.name
-    if not isinstance(item, str):
-        return "(unnamed)"
-    text = item
-    if text.startswith("data:"):
-        return "(inline data)"
-    return text.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or text
 
 
 def message_text(message: dict[str, Any]) -> str:

@@ -68,6 +68,11 @@ class SSEDecoder:
             self._line(raw, out)
         return out
 
+    @property
+    def in_event(self) -> bool:
+        """Part of an event has arrived (a data line, or the start of one): not only comments."""
+        return bool(self._data) or (bool(self._buffer) and not self._buffer.startswith(b":"))
+
     def flush(self) -> list[str]:
         """End of stream: return a final event left without its blank line."""
         out: list[str] = []

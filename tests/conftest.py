@@ -1,5 +1,6 @@
 """Shared test helpers: where the seed streams live, an httpx byte stream that records its
-fate, and SSE bodies built from chunk dicts. Import them: ``from conftest import ...``."""
+fate, SSE bodies built from chunk dicts, and running the magic on the ``ip`` shell. Import
+them: ``from conftest import ...``."""
 
 from __future__ import annotations
 
@@ -49,6 +50,31 @@ def sse(*chunks: Any, done: bool = True) -> bytes:
     return "".join(lines).encode()
 
 
+# -- the magic, run on the ``ip`` shell -------------------------------------------------------
+def magics(shell):
+    """The OmniMagics instance the extension registered on ``shell``."""
+    return shell.magics_manager.registry["OmniMagics"]
+
+
+def run(shell, line: str, cell: str = "Say hello."):
+    """Run ``%%omni line`` with ``cell``; what it printed and displayed (IPython's capture)."""
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as cap:
+        shell.run_cell_magic("omni", line, cell)
+    return cap
+
+
+def texts(cap) -> str:
+    """Everything a terminal user would read: stdout plus the text of each display."""
+    return cap.stdout + "\n".join(o.data.get("text/plain", "") for o in cap.outputs)
+
+
+def requests_seen(shell) -> int:
+    """How many requests the magic's embedded emulator has answered (0 before it started)."""
+    client = magics(shell)._client
+    emulator = client._emulator if client is not None else None
+    return emulator.request_count if emulator is not None else 0
 
 
 @pytest.fixture

@@ -15,31 +15,13 @@ from omni_magic.probe import MediaInfo
 from omni_magic.request import build_request
 
 import media
-
-
-def magics(shell):
-    return shell.magics_manager.registry["OmniMagics"]
-
-
-def run(shell, line: str, cell: str):
-    with capture_output() as cap:
-        shell.run_cell_magic("omni", line, cell)
-    return cap
+from conftest import requests_seen, run, texts
 
 
 def run_line(shell, line: str):
     with capture_output() as cap:
         shell.run_line_magic("omni", line)
     return cap
-
-
-def texts(cap) -> str:
-    return cap.stdout + "\n".join(o.data.get("text/plain", "") for o in cap.outputs)
-
-
-def requests_seen(shell) -> int:
-    client = magics(shell)._client
-    return client._emulator.request_count if client and client._emulator else 0
 
 
 def write(tmp_path, name: str, data: bytes) -> str:
@@ -74,7 +56,7 @@ def test_a_video_of_an_earlier_flash_turn_is_refused_when_the_conversation_moves
 
 @media.needs_av
 def test_build_request_checks_earlier_media_against_its_model():
-    from omni_magic.request import EarlierMedia
+    from omni_magic.history import EarlierMedia
 
     clip = Attachment("video", media.mp4(seconds=60, fps=2, with_audio=False), name="lecture.mp4")
     earlier = [EarlierMedia(turn=1, model="qwen3-omni-flash", attachments=(clip,))]
@@ -103,6 +85,48 @@ def test_mixed_media_of_an_earlier_turn_say_how_to_go_on(ip, tmp_path):
     texts_sent = [p["text"] for p in sent(ip, "r")[0]["content"]]
     assert texts_sent == ["[image cat.png, sent in an earlier turn]",
                           "[audio purr.wav, sent in an earlier turn]", "Both?"]
+
+
+@pytest.mark.parametrize("change", ["deleted", "rewritten"])
+def test_an_earlier_turns_file_changed_since_is_refused_naming_the_turn_and_the_ways_on(
+        ip, tmp_path, change):
+    image = write(tmp_path, "chart.png", media.png())
+    run(ip, f"--text-only -i {image}", "What does it show?")
+    if change == "deleted":
+        (tmp_path / "chart.png").unlink()
+    else:  # other bytes, of another size
+        write(tmp_path, "chart.png", media.jpeg(320, 240))
+    before = requests_seen(ip)
+    with pytest.raises(InvalidRequest) as refused:
+        run(ip, "--text-only", "And the trend?")
+    message = str(refused.value)
+    assert requests_seen(ip) == before  # refused before anything was sent
+    assert "\n" not in message  # one paragraph
+    assert "chart.png" in message and "turn 1" in message
+    assert "--history-media text" in message and "--new" in message and "%omni reset" in message
+    assert "run the cell again" not in message  # advice that could never succeed
+    # Sent as text, the earlier turn no longer needs its file.
+    run(ip, "--text-only --history-media text --out r", "And the trend?")
+    assert ip.user_ns["r"].error is None
+    assert sent(ip, "r")[0]["content"][0] == {"type": "text",
+                                              "text": "[image chart.png, sent in an earlier turn]"}
+
+
+def test_build_request_refuses_an_earlier_file_changed_since_unless_sent_as_text(tmp_path):
+    from omni_magic.history import EarlierMedia
+
+    path = tmp_path / "chart.png"
+    path.write_bytes(media.png())
+    image = Attachment("image", str(path))
+    history = [{"role": "user", "content": [image.to_part(), {"type": "text", "text": "What?"}]},
+               {"role": "assistant", "content": [{"type": "text", "text": "A chart."}]}]
+    earlier = [EarlierMedia(turn=3, model="qwen3.5-omni-plus", attachments=(image,))]
+    build_request("And now?", history=history, earlier_media=earlier, audio=False)
+    path.write_bytes(media.png() + b"more")
+    with pytest.raises(InvalidRequest, match=r"chart\.png.*turn 3.*--history-media text"):
+        build_request("And now?", history=history, earlier_media=earlier, audio=False)
+    build_request("And now?", history=history, earlier_media=earlier, audio=False,
+                  history_media="text")
 
 
 # -- 15b: DashScope's rules for DashScope -----------------------------------------------------

@@ -230,12 +230,20 @@ WRONG = {
                                 "usage": {"prompt_tokens": "3", "completion_tokens": "4"}},
     "reasoning_content a list": chunk(reasoning_content=["thinking"]),
     "content an object": chunk(content={"text": "x"}),
+    "model a list": {**chunk("late"), "model": ["qwen"]},
 }
 
 
 @pytest.mark.parametrize("bad", WRONG.values(), ids=WRONG.keys())
 def test_a_field_of_the_wrong_type_is_the_streams_error_and_what_arrived_is_kept(bad):
-    body = sse(chunk("Kept "), chunk("so far."), bad, END)
+    first = bad if "model" in bad and not isinstance(bad["model"], str) else chunk("Kept ")
+    if first is bad:  # the first chunk's model: nothing arrived before it
+        with client_for(lambda r: httpx.Response(200, content=sse(bad, END), headers={
+                "Content-Type": "text/event-stream"})) as client:
+            reply = client.chat("Hi")
+        assert isinstance(reply.error, ProtocolError) and reply.text == ""
+        return
+    body = sse(first, chunk("so far."), bad, END)
     with client_for(lambda r: httpx.Response(200, content=body,
                                              headers={"Content-Type": "text/event-stream"})) as client:
         reply = client.chat("Hi")
@@ -279,7 +287,7 @@ def test_a_huge_error_mid_stream_is_cut_too():
 def test_a_line_of_48_mb_read_in_small_pieces_is_decoded_in_one_pass():
     # Not a timing claim: quadratic decoding of this line (the old decoder joined the line so
     # far on every read: ~70 GB copied) takes minutes, linear well under a second. The bound
-    # only keeps a regression from hanging the suite. Measured ratios: bench/sse_long_lines.py.
+    # only keeps a regression from hanging the suite. Measured ratios: bench/long_lines.py.
     line = b"data: " + b"A" * (48 * 1024 * 1024) + b"\n\n"
     found: list[str] = []
 
@@ -460,3 +468,62 @@ def test_a_recording_folder_that_does_not_exist_yet_is_made_a_folder(tmp_path):
         request = client.prepare("Hi", audio=False)
         collect(client.send(request, record=f"{folder}/"), client.new_response(request))
     assert folder.is_dir() and len(list(folder.glob("*.jsonl"))) == 1
+
+
+def test_a_cancel_before_the_server_sends_its_headers_ends_the_wait():
+    # The server reads the request, then waits 20 s before its headers: a cancel at the
+    # first event of that wait must end it (the new connection's socket is known from the
+    # moment it opens), not when the headers finally come with the whole answer.
+    arrived = threading.Event()
+
+    def script(handler: BaseHTTPRequestHandler) -> None:
+        arrived.set()
+        if not server.stopping.wait(20):
+            send_stream(handler, [sse(chunk("Hi"), END)])
+
+    with Deviant(script) as server, OmniClient(base_url=server.base_url, dialect="dashscope",
+                                               max_retries=0) as client:
+        request = client.prepare("Hi", audio=False)
+        events = client.send(request)
+        response = client.new_response(request)
+        reader = threading.Thread(target=collect, args=(events, response), daemon=True)
+        reader.start()
+        assert arrived.wait(10)
+        events.cancel()
+        reader.join(10)
+        assert not reader.is_alive()  # the 20 s wait did not have to pass
+    assert isinstance(response.error, Interrupted) and response.text == ""
+
+
+def test_a_long_event_still_arriving_is_not_an_idle_stream():
+    # One event of ~1 MB trickled over ~1.5 s in small pieces, with a read timeout of 0.5 s
+    # between *events*: the event in progress counts, so the answer completes.
+    event = sse(chunk("A" * 1_000_000), done=False)
+    pieces = [event[i:i + 40_000] for i in range(0, len(event), 40_000)]
+
+    def script(handler: BaseHTTPRequestHandler) -> None:
+        send_stream(handler, pieces + [sse(END)], pause=0.06, stopping=server.stopping)
+
+    with Deviant(script) as server, OmniClient(base_url=server.base_url, dialect="dashscope",
+                                               timeout=0.5, max_retries=0) as client:
+        reply = client.chat("Hi", audio=False)
+    assert reply.complete and len(reply.text) == 1_000_000
+
+
+def test_the_first_event_deadline_starts_once_the_body_is_sent():
+    # An upload that takes 2 s (a transport pacing the body before it goes out), then a quick
+    # answer: a 1 s first-event deadline counted from the start would abort it; counted from
+    # the end of the upload (httpcore's trace: http11.send_request_body.complete), it does not.
+    class SlowUpload(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            threading.Event().wait(2.0)
+            return super().handle_request(request)
+
+    def script(handler: BaseHTTPRequestHandler) -> None:
+        send_stream(handler, [sse(chunk("Hi"), END)])
+
+    with Deviant(script) as server, OmniClient(base_url=server.base_url, dialect="dashscope",
+                                               first_event_timeout=1.0, max_retries=0,
+                                               transport=SlowUpload()) as client:
+        reply = client.chat("Hi", audio=False)
+    assert reply.complete and reply.text == "Hi"

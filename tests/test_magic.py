@@ -13,28 +13,9 @@ from IPython.utils.capture import capture_output
 
 from omni_magic import InvalidRequest, OmniClient, OmniError, OmniResponse, StreamCutShort
 
+from conftest import magics, requests_seen, run, texts
+
 CANARY = "sk-canary-0123456789abcdef"
-
-
-def magics(shell):
-    return shell.magics_manager.registry["OmniMagics"]
-
-
-def run(shell, line: str, cell: str):
-    with capture_output() as cap:
-        shell.run_cell_magic("omni", line, cell)
-    return cap
-
-
-def texts(cap) -> str:
-    """Everything a terminal user would read: stdout plus the text of each display."""
-    return cap.stdout + "\n".join(o.data.get("text/plain", "") for o in cap.outputs)
-
-
-def requests_seen(shell) -> int:
-    client = magics(shell)._client
-    emulator = client._emulator if client is not None else None
-    return emulator.request_count if emulator is not None else 0
 
 
 def test_cell_streams_text_and_speech_from_the_emulator(ip, tmp_path):

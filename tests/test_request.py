@@ -541,6 +541,17 @@ def test_history_with_an_unknown_role_is_refused():
     refused(r"not 'tool'", history=[{"role": "tool", "content": "x"}])
 
 
+def test_the_historys_media_have_one_count_earlier_media_not_a_callers_own():
+    # history_tokens (a caller's own count) beside earlier_media counted the same media twice;
+    # it is no option any more, refused by name like any unknown keyword.
+    from omni_magic.keywords import checked_options
+    from omni_magic.request import ChatRequest
+
+    with pytest.raises(InvalidRequest, match="'history_tokens'"):
+        checked_options("prepare", {"history_tokens": {"image": 952}})
+    assert "media_tokens" not in ChatRequest.__dataclass_fields__  # no caller read it
+
+
 # -- max tokens and the prompt ---------------------------------------------------------------
 
 @pytest.mark.parametrize("max_tokens", [0, -5])
