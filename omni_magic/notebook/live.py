@@ -1,134 +1,107 @@
-"""The live view while an answer streams: ipywidgets in a notebook, plain text elsewhere.
+"""The live view while an answer streams: one anywidget in a notebook, plain text elsewhere.
 
 Both views take ``start(response)``, then ``update(event)`` for every event (the
-response has folded it in already), then ``finish(...)`` or ``abort()``. The widget
-view coalesces redraws (at most one per ``REDRAW_INTERVAL``, whatever the chunk
-rate) and loses no text: each redraw draws everything received so far, text that arrived since the
-last one is drawn at the next event of any kind, and ``finish`` draws the end.
-When the stream ends the widget's output is replaced by static outputs (see
-``view.py``), so a saved notebook shows the answer once, with no widget state.
+response has folded it in already), then ``finish(...)``, ``stop()`` (an interrupt) or
+``abort()`` (no answer). The widget view sends the page only what is new (see ``answer.py``),
+at most once per ``REDRAW_INTERVAL`` whatever the chunk rate, and loses no text: what arrived
+since the last message goes with the next one, and ``finish`` sends the end. When the stream
+ends the widget's place is taken by static outputs (see ``view.py``), so a saved notebook
+shows the answer once, with no widget state.
 """
 
 from __future__ import annotations
 
-import html
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from IPython.display import display
-
+from .. import tokens
 from ..events import AudioDelta, Event, ReasoningDelta, TextDelta
 from ..response import OmniResponse
+from .status import status_line
 from .targets import SAVE_HINT, Saved
-from .view import Answer, Notice, UsageTable, show_tail, status_line, status_markdown
+from .view import Answer, Notice, UsageTable, show_tail
 
-if TYPE_CHECKING:
-    from .player import LivePlayer
-
-REDRAW_INTERVAL = 0.05  # at most ~20 redraws a second
-WAITING = "Streaming… the answer appears here when it is complete."
+REDRAW_INTERVAL = 0.05  # at most ~20 messages to the page a second
 
 
 class WidgetView:
-    """The status line and the answer as Markdown, redrawn in place; in thinking mode the
-    reasoning streams into a fold between them, which closes when the answer starts.
-
-    Output widgets render Markdown with the frontend's own renderer, the one that shows
-    the final static answer, so nothing changes style at the end. Without thinking the
-    view is one Output widget (status and answer as its two outputs): every widget costs
-    a comm and a layout, in the kernel and in the page.
-    """
+    """The status line, the reasoning fold (thinking) and the answer, appended to in the page;
+    with ``speech``, the speech plays there as it arrives, and goes on after the stream ends
+    until the page hands it over to the static audio element."""
 
     def __init__(self, backend: str, clock: Callable[[], float] = time.perf_counter,
-                 thinking: bool = False, player: LivePlayer | None = None) -> None:
-        import ipywidgets as widgets
+                 thinking: bool = False, speech: bool = False, filename: str = "speech.wav") -> None:
+        from .answer import LiveAnswer
 
         self.backend = backend
-        self.player = player  # plays the speech as it arrives, under the answer
+        self.widget = LiveAnswer(thinking=thinking, speech=speech, filename=filename)
         self.redraws = 0
-        self.first_text_at: float | None = None  # clock() when answer text was first drawn
+        self.first_text_at: float | None = None  # clock() when answer text was first sent
         self._clock = clock
-        self._answer = widgets.Output().add_class("omni-answer")
-        self._status: Any = None
-        self._fold: Any = None
-        self._reasoning: Any = None
-        self._root: Any = self._answer
-        if thinking:
-            self._status = widgets.Output().add_class("omni-status")
-            self._reasoning = widgets.HTML()
-            self._fold = widgets.Accordion(children=[self._reasoning], titles=("Reasoning",),
-                                           selected_index=0)
-            self._root = widgets.VBox([self._status, self._fold, self._answer])
-        self._handle: Any = None
         self._response: OmniResponse | None = None
         self._last = float("-inf")
         self._dirty = False
-        self._folded = False
+        self._tokens = 0  # text tokens so far, counted per delta: never the whole text again
+
+    @property
+    def speaking(self) -> bool:
+        return self.widget.speech
 
     def start(self, response: OmniResponse) -> None:
         self._response = response
-        self._draw()
-        self._handle = display_widget(self._root, WAITING)  # the static answer replaces it
-        if self.player is not None:
-            self.player.show()
+        self.widget.status(status_line(response, self.backend, streaming=True, live_tokens=0))
+        self.widget.show()
+        self.widget.flush()
 
     def update(self, event: Event) -> None:
         kind = type(event)
-        if kind is TextDelta or kind is ReasoningDelta:
+        if kind is TextDelta:
+            self.widget.text(event.text)
+            self._count(event.text)
             self._dirty = True
-        elif kind is AudioDelta and self.player is not None:
-            self.player.add(event.data, event.rate)
-        if self._dirty:
+            if self.first_text_at is None:
+                self.first_text_at = self._clock()
+        elif kind is ReasoningDelta:
+            self.widget.reasoning(event.text)
+            self._count(event.text)
+            self._dirty = True
+        elif kind is AudioDelta and self.widget.speech:
+            self.widget.pcm(event.data, event.rate)  # speech goes at once: it plays as it comes
+        if self._dirty:  # text waiting goes with the next event of any kind, after the interval
             now = self._clock()
             if now - self._last >= REDRAW_INTERVAL:
                 self._last = now
-                self._draw()
+                self._send()
 
-    def _draw(self) -> None:
-        response = self._response
+    def _count(self, text: str) -> None:
+        model = self._response.model if self._response is not None else None
+        self._tokens += tokens.text_tokens(text, model)
+
+    def _send(self) -> None:
         self._dirty = False
         self.redraws += 1
-        text = response.text
-        if text and self.first_text_at is None:
-            self.first_text_at = self._clock()
-        line = status_line(response, self.backend, streaming=True)
-        status = _markdown_output(status_markdown(line), line)
-        answer = _markdown_output(text or "…", text)
-        if self._fold is None:
-            self._answer.outputs = (status, answer)
-            return
-        self._status.outputs = (status,)
-        self._answer.outputs = (answer,)
-        if response.reasoning:
-            self._reasoning.value = _pre(response.reasoning)
-        if text and not self._folded:  # once: after that the reader opens and closes it
-            self._fold.selected_index = None
-            self._folded = True
+        self.widget.status(status_line(self._response, self.backend, streaming=True,
+                                       live_tokens=self._tokens))
+        self.widget.flush()
+
+    def stop(self) -> None:
+        """An interrupt: the speech in the page goes silent now; ``finish`` follows."""
+        self.widget.stop()
 
     def abort(self) -> None:
-        """No answer came: drop the waiting widget (the error is shown on its own)."""
-        if self._handle is not None:
-            self._handle.update(Notice("No answer: see the error below.", "error"))
-        if self.player is not None:
-            self.player.retire()
-        self._close()
-
-    def _close(self) -> None:
-        close_widgets(self._status, self._reasoning, self._fold, self._answer, self._root)
+        """No answer came: the widget's place says so (the error is shown on its own)."""
+        self.widget.replace(Notice("No answer: see the error below.", "error"))
+        self.widget.retire()
 
     def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool,
                notes: list[Notice] | None = None) -> None:
-        answer = Answer(response, status_line(response, self.backend))
-        if self._handle is not None:
-            self._handle.update(answer)  # the widget's place becomes static Markdown
-        else:
-            display(answer)
-        self._close()
-        if self.player is not None:
-            self.player.finish()
-            autoplay = False  # the live player is already speaking
-        show_tail(response, show_usage=show_usage, autoplay=autoplay, notes=notes)
+        self.widget.finish()
+        self.widget.replace(Answer(response, status_line(response, self.backend)))
+        live = self.widget.speech and self.widget.chunks and response.error is None
+        # The page hands the live speech over to this element, at the point reached: one voice.
+        show_tail(response, show_usage=show_usage, autoplay=autoplay and not live, notes=notes,
+                  speech_key=self.widget.key if live else None)
 
 
 class TextView:
@@ -158,6 +131,9 @@ class TextView:
             return
         self.out.flush()
 
+    def stop(self) -> None:
+        pass
+
     def abort(self) -> None:
         pass
 
@@ -175,33 +151,3 @@ class TextView:
         if show_usage and (response.usage or response.estimate.parts):
             self.out.write(repr(UsageTable(response)) + "\n")
         self.out.flush()
-
-
-def display_widget(widget: Any, placeholder: str) -> Any:
-    """Show ``widget`` under a display id and return the handle. A frontend with no widget
-    manager shows ``placeholder`` (the text/plain twin) instead of the widget's repr."""
-    bundle = widget._repr_mimebundle_()
-    data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)  # anywidget: (data, metadata)
-    data["text/plain"] = placeholder
-    return display(data, raw=True, display_id=True)
-
-
-def close_widgets(*widgets: Any) -> None:
-    """Close each widget (None is skipped) with its layout and style: closing a box leaves its
-    children, and every widget's layout, open in the kernel and in the page."""
-    for widget in widgets:
-        if widget is not None:
-            for part in (getattr(widget, "style", None), widget.layout, widget):
-                if part is not None:
-                    part.close()
-
-
-def _markdown_output(markdown: str, plain: str) -> dict[str, Any]:
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"text/markdown": markdown, "text/plain": plain}}
-
-
-def _pre(text: str) -> str:
-    # Muted, like the quoted reasoning of the final answer: never mistaken for the answer.
-    return f"<div style='white-space:pre-wrap;line-height:1.45;color:#666'>{html.escape(text)}</div>"
-

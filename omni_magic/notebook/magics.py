@@ -152,7 +152,8 @@ class OmniMagics(Magics):
         self._client_settings: tuple[Any, ...] | None = None
         self._cell_id: str | None = None
         self._told_emulated = False
-        self._player: Any = None  # the live speech player of the last answer
+        self._live: Any = None  # the last answer's live widget, which may still be speaking
+        self._anchor = _anchor_comm(shell)
         if shell is not None:
             shell.events.register("pre_run_cell", self._note_cell)
 
@@ -275,7 +276,8 @@ class OmniMagics(Magics):
         try:
             collect(events, response, on_event=stream_view.update)
         except KeyboardInterrupt:
-            response.close(Interrupted("Interrupted: the stream was stopped; the partial answer is kept."))
+            stream_view.stop()  # the speech in the page goes silent now, not seconds later
+            response.close(Interrupted("The stream was stopped; the partial answer is kept."))
         except OmniError as exc:  # failed before any event: nothing to keep but the error
             stream_view.abort()
             response.close(exc)
@@ -379,14 +381,14 @@ class OmniMagics(Magics):
     def _view(self, label: str, thinking: bool = False, speech: bool = False) -> Any:
         if self._display_mode() != "widgets":
             return live.TextView(label)
-        player = None
-        if speech and self.live_audio:
-            from .player import LivePlayer
-
-            if self._player is not None:  # a new spoken answer stops the previous one's speech
-                self._player.retire()
-            player = self._player = LivePlayer(filename=f"omni-{self.shell.execution_count}.wav")
-        return live.WidgetView(label, thinking=thinking, player=player)
+        speaking = speech and self.live_audio
+        if speaking and self._live is not None:  # a new spoken answer stops the previous one's
+            self._live.retire()
+        view = live.WidgetView(label, thinking=thinking, speech=speaking,
+                               filename=f"omni-{self.shell.execution_count}.wav")
+        if speaking:  # a text-only answer's widget closes itself when its stream ends
+            self._live = view.widget
+        return view
 
     def _note_cell(self, info: Any) -> None:
         # JupyterLab, Notebook 7 and VS Code send each cell's id with its execution;
@@ -401,9 +403,26 @@ class OmniMagics(Magics):
         if self._client is not None:
             self._client.close()
             self._client = None
-        if self._player is not None:
-            self._player.retire()
-            self._player = None
+        if self._live is not None:
+            self._live.retire()
+            self._live = None
+        if self._anchor is not None:
+            self._anchor.close()
+            self._anchor = None
+
+
+def _anchor_comm(shell: Any) -> Any:
+    """One widget comm held open for the session, never displayed, so that the live answer's
+    comm is never the kernel's first: JupyterLab 4.6 opens a kernel subshell for a comm target's
+    first comm and deletes it with the last (``commsOverSubshells``), and the busy/idle pair of
+    each create/delete_subshell_request on the control channel is taken for the kernel's own
+    status (jupyter_server's ``untracked_message_types`` lists debug_request, not these; see
+    jupyterlab/jupyterlab#10701): every answer read "Idle" half a second into its cell."""
+    if not _has_widget_frontend(shell):
+        return None
+    import ipywidgets
+
+    return ipywidgets.Widget()
 
 
 def _has_widget_frontend(shell: Any) -> bool:

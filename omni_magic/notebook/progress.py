@@ -11,8 +11,8 @@ import sys
 from typing import Any
 
 from ..batch import Progress
-from .live import close_widgets, display_widget
 from .view import BatchSummary, progress_line
+from .widgets import close_widgets, display_widget
 
 
 class BatchProgressBar:

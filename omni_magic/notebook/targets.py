@@ -99,8 +99,16 @@ def save_speech(response: Any, path: Path) -> Notice:
     answer. Whatever goes wrong here, the answer itself is already complete and stays."""
     if not response.audio_chunks:
         return Notice("No speech to save: this answer was text only.", "warn")
+    partial = response.error is not None
+    if partial:  # never in place of what may be an earlier, complete answer's file
+        path = path.with_name(f"{path.stem}.partial{path.suffix}")
     try:
-        return Saved(f"Speech saved to {response.save_audio(path)}")
+        saved = response.save_audio(path)
+        if partial:
+            return Saved(f"The answer was cut short ({type(response.error).__name__}): its "
+                         f"{response.audio_seconds:.1f} s of speech so far are saved to {saved}, "
+                         f"not to {path.name.replace('.partial', '')}.", "warn")
+        return Saved(f"Speech saved to {saved}")
     except Exception as exc:  # any failure to write costs the file only, never the answer
         return Notice(f"Could not save the speech to {path}: {exc}. The answer is kept: save it "
                       f"with {SAVE_HINT} (another path).", "warn")

@@ -10,19 +10,19 @@ from __future__ import annotations
 import html
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 from IPython.display import Audio, display
 
-from .. import catalog, tokens
+from .. import catalog
 from .._b64 import encode_text
 from ..errors import InvalidRequest
 from ..events import Usage
+from ..history import resent_tokens
 from ..request import message_text as request_text
-from ..request import resent_tokens
 from ..response import OmniResponse
+from .status import RESENT, status_markdown
 
 
 # -- static display objects (each has a text/plain twin for terminals and nbconvert) ----------
@@ -285,76 +285,30 @@ def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def status_line(response: OmniResponse, backend: str, *, streaming: bool = False) -> str:
-    """Model · voice · first token · tokens per second · elapsed · speech · backend."""
-    bits = [response.model]
-    if response.voice:
-        bits.append(response.voice)
-    ttft = response.time_to_first_token
-    bits.append("waiting for the first token" if ttft is None else f"first token {ttft * 1000:.0f} ms")
-    rate = output_rate(response)
-    if rate is not None:
-        bits.append(rate)
-    bits.append(f"{response.elapsed:.1f} s")
-    if response.audio_chunks:
-        bits.append(f"speech {response.audio_seconds:.1f} s")
-    resent = resent_tokens(response.estimate)
-    if resent is not None:  # billed again on every later cell: never silently
-        bits.append(f"{RESENT}: {resent:,} tokens" if resent else f"{RESENT} (not counted)")
-    bits.append(backend)
-    if streaming:
-        bits.append("streaming…")
-    return " · ".join(bits)
-
-
-RESENT = "earlier turns' media re-sent"
-
-
-def status_markdown(line: str) -> str:
-    """The status line as the answer's Markdown shows it, live and final alike."""
-    return f"<sub>{html.escape(line)}</sub>"
-
-
-MIN_RATE_SECONDS = 0.2
-
-
-def output_rate(response: OmniResponse) -> str | None:
-    """Text tokens (answer and reasoning) per second since the first token: the reported
-    count once usage arrived, an estimate from the text so far ("≈") while streaming.
-    Speech tokens are left out so that the live and final figures measure the same thing."""
-    if response.first_token_at is None:
-        return None
-    end = response.finished_at or time.perf_counter()
-    seconds = end - response.first_token_at
-    usage = response.usage or Usage()
-    completion = usage.output
-    if completion and seconds > 0:
-        speech = usage.output_details.get("audio_tokens", 0)
-        return f"{(completion - speech) / seconds:.0f} tok/s"
-    if seconds < MIN_RATE_SECONDS:  # a rate over a few milliseconds says nothing
-        return None
-    so_far = (tokens.text_tokens(response.reasoning, response.model)
-              + tokens.text_tokens(response.text, response.model))
-    return f"≈{so_far / seconds:.0f} tok/s"
-
-
 class Speech(Audio):
     """``IPython.display.Audio`` for the answer's WAV, with the element built in one pass and
-    base64 by pybase64 when the ``fast`` extra is installed: a long answer embeds megabytes."""
+    base64 by pybase64 when the ``fast`` extra is installed: a long answer embeds megabytes.
+    ``key`` names the live answer whose speech this element takes over in the page."""
+
+    def __init__(self, *args: Any, key: str | None = None, **kwargs: Any) -> None:
+        self.key = key
+        super().__init__(*args, **kwargs)
 
     def _repr_html_(self) -> str:
         if not (self.embed and self.data is not None):
             return super()._repr_html_()
-        return (f'<audio controls="controls" {self.autoplay_attr()}><source src="data:{self.mimetype};'
-                f'base64,{encode_text(self.data)}" type="{self.mimetype}" />'
+        tag = f' data-omni-speech="{self.key}"' if self.key else ""
+        return (f'<audio controls="controls"{tag} {self.autoplay_attr()}><source src="data:'
+                f'{self.mimetype};base64,{encode_text(self.data)}" type="{self.mimetype}" />'
                 "Your browser does not support the audio element.</audio>")
 
 
 def show_tail(response: OmniResponse, *, show_usage: bool, autoplay: bool,
-              notes: list[Notice] | None = None) -> None:
-    """What follows the answer: the speech, notes about it, the error, the token table."""
+              notes: list[Notice] | None = None, speech_key: str | None = None) -> None:
+    """What follows the answer: the speech, notes about it, the error, the token table.
+    ``speech_key``: the live answer still speaking, which hands its speech over to this element."""
     if response.audio_chunks:
-        display(Speech(data=response.wav_bytes(), autoplay=autoplay))
+        display(Speech(data=response.wav_bytes(), autoplay=autoplay, key=speech_key))
     for note in notes or ():
         display(note)
     if response.error is not None:

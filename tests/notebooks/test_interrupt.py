@@ -26,12 +26,22 @@ def emulator():
         yield server
 
 
-def answer_text_drawn(msg: dict) -> bool:
-    """A redraw of the live view put a few words of the answer on screen."""
-    state = msg["content"].get("data", {}).get("state", {}) if msg["msg_type"] == "comm_msg" else {}
-    answers = [o["data"]["text/markdown"] for o in state.get("outputs", [])
-               if not o.get("data", {}).get("text/markdown", "<sub>").startswith("<sub>")]  # not the status
-    return any(len(text.split()) >= 4 for text in answers)
+def custom(msg: dict) -> dict:
+    """The live answer's message to the page (``{"type": "delta", ...}``), or {}."""
+    data = msg["content"].get("data", {}) if msg["msg_type"] == "comm_msg" else {}
+    return data.get("content", {}) if data.get("method") == "custom" else {}
+
+
+class AnswerDrawn:
+    """True once the deltas sent to the page add up to a few words of the answer."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def __call__(self, msg: dict) -> bool:
+        if custom(msg).get("type") == "delta":
+            self.text += custom(msg)["text"]
+        return len(self.text.split()) >= 4
 
 
 def test_an_interrupt_stops_the_stream_and_keeps_the_partial_answer(emulator, kernel):
@@ -40,10 +50,14 @@ def test_an_interrupt_stops_the_stream_and_keeps_the_partial_answer(emulator, ke
     assert reply["status"] == "ok"
 
     msg_id = client.execute(f"%%omni --out partial\n{LONG_PROMPT}")
-    streaming = iopub(client, msg_id, 60, until=answer_text_drawn)
-    assert answer_text_drawn(streaming[-1])  # the answer is on screen and growing
+    drawn = AnswerDrawn()
+    iopub(client, msg_id, 60, until=drawn)
+    assert len(drawn.text.split()) >= 4  # the answer is on screen and growing
     manager.interrupt_kernel()
     after = iopub(client, msg_id, 30)
+    # The page is told to go silent at once, before the static outputs take the widget's place.
+    kinds = [custom(m).get("type") or m["msg_type"] for m in after]
+    assert "stop" in kinds and kinds.index("stop") < kinds.index("update_display_data")
     reply = client.get_shell_msg(timeout=30)["content"]
     assert reply["status"] == "ok"  # handled: no traceback for the user
 

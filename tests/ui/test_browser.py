@@ -26,82 +26,21 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-QUICKSTART = ROOT / "notebooks" / "quickstart.ipynb"
-TOKEN = "omni-magic-browser-test"
+# The server and browser helpers, shared with bench/live_view.py (tests/ui/lab.py).
+from lab import CHROMIUM_ARGS, JUPYTERLAB, KERNEL_IDLE_JS, NOTEBOOK7, QUICKSTART, ROOT, TOKEN, Lab
+from lab import chromium as _chromium
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # Without these Chromium phones home, and on a closed network its connections get refused.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # The live speech player starts without a click, as it does after the click on "run".
-    "--autoplay-policy=no-user-gesture-required",
-]
-# User settings written into the isolated settings dir (JupyterLab and Notebook 7 read the same
-# ones): no news/update pop-up over the notebook, and every cell kept in the DOM (no windowing) so
-# selectors and screenshots see it.
-LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-}
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@dataclass(frozen=True)
-class Frontend:
-    """One Jupyter frontend: how to start its server and where it shows a notebook."""
-
-    label: str  # as the README names it
-    module: str  # python -m MODULE starts the server; also the package it needs
-    app_name: str  # window.jupyterapp.name in the page
-    major: str  # the major version window.jupyterapp.version must have
-    expose_app: str  # the option that sets window.jupyterapp (run all, save, the kernel's state)
-    notebook_path: str  # the notebook's page, {name} its file name
-    tree_path: str | None  # a file browser page of its own, checked to list the notebook
-    tag: str  # artifact names: quickstart-{tag}.png, quickstart{cell_tag}-omni-cell.png
-    cell_tag: str
-
-
-JUPYTERLAB = Frontend(
-    label="JupyterLab 4", module="jupyterlab", app_name="JupyterLab", major="4",
-    expose_app="--LabApp.expose_app_in_browser=True",
-    notebook_path="/lab/tree/{name}", tree_path=None, tag="lab", cell_tag="",
-)
-NOTEBOOK7 = Frontend(
-    label="Notebook 7", module="notebook", app_name="Jupyter Notebook", major="7",
-    expose_app="--JupyterNotebookApp.expose_app_in_browser=True",
-    notebook_path="/notebooks/{name}", tree_path="/tree", tag="notebook7", cell_tag="-notebook7",
-)
-
-
 # -- skip policy --------------------------------------------------------------------------------
-def _chromium() -> str | None:
-    if os.path.exists("/usr/bin/chromium"):
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
-
-
 def _missing(*modules: str) -> list[str]:
     missing = []
     if _chromium() is None:
@@ -129,167 +68,6 @@ def chromium_path() -> str:
 
 
 # -- the Jupyter server -------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Lab:
-    """A Jupyter server (JupyterLab's or Notebook 7's) on loopback with isolated Jupyter dirs;
-    ``stop`` ends it and its kernels."""
-
-    def __init__(self, base: Path, frontend: Frontend = JUPYTERLAB) -> None:
-        self.frontend = frontend
-        self.base = base
-        self.root = base / "root"
-        self.runtime = base / "runtime"
-        self.log_path = base / "server.log"
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self._log = None
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.pop("DASHSCOPE_API_KEY", None)  # the embedded emulator answers
-        dirs = {
-            "JUPYTER_CONFIG_DIR": "config",
-            # The user data dir only: sys.prefix/share/jupyter (kernel spec, ipywidgets'
-            # lab extension) stays on the data path.
-            "JUPYTER_DATA_DIR": "data",
-            "JUPYTER_RUNTIME_DIR": "runtime",
-            "JUPYTERLAB_SETTINGS_DIR": "settings",
-            "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
-            "IPYTHONDIR": "ipython",  # no profile or startup files of the user's
-        }
-        for name, sub in dirs.items():
-            path = self.base / sub
-            path.mkdir(parents=True, exist_ok=True)
-            env[name] = str(path)
-        # The kernel imports this checkout's omni_magic, installed or not.
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        return env
-
-    def start(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        shutil.copy(QUICKSTART, self.root / QUICKSTART.name)
-        env = self.env()
-        settings = Path(env["JUPYTERLAB_SETTINGS_DIR"])
-        for rel, values in LAB_SETTINGS.items():
-            (settings / rel).parent.mkdir(parents=True, exist_ok=True)
-            (settings / rel).write_text(json.dumps(values))
-        # No "build recommended" check (and dialog) on page load: the lab extensions are prebuilt.
-        labconfig = Path(env["JUPYTER_CONFIG_DIR"]) / "labconfig"
-        labconfig.mkdir(parents=True, exist_ok=True)
-        (labconfig / "page_config.json").write_text(json.dumps({"buildCheck": False, "buildAvailable": False}))
-        cmd = [
-            sys.executable, "-m", self.frontend.module,
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={self.port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={TOKEN}",
-            f"--ServerApp.root_dir={self.root}",
-            # window.jupyterapp: run commands (run all, save) and read the kernel's state.
-            self.frontend.expose_app,
-        ]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            cmd.append("--allow-root")
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            cmd, cwd=self.root, env=env, stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.frontend.label} exited with {self.proc.returncode}:\n"
-                                   f"{self.log_tail()}")
-            try:
-                status = self.api("GET", "/api/status")
-                if isinstance(status, dict) and "started" in status:
-                    return
-            except (OSError, urllib.error.URLError, ValueError):
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"{self.frontend.label} did not answer on {self.url} within 60 s:\n"
-                           f"{self.log_tail()}")
-
-    def api(self, method: str, path: str, timeout: float = 5) -> object:
-        request = urllib.request.Request(
-            f"{self.url}{path}?token={TOKEN}", method=method,
-            headers={"Authorization": f"token {TOKEN}"},
-            data=b"" if method in ("POST", "DELETE") else None,
-        )
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-        return json.loads(body) if body.strip() else None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:  # kernels run in sessions of their own: ask the server to end them first
-                for kernel in self.api("GET", "/api/kernels") or []:
-                    self.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=15)
-            except Exception:
-                pass
-            try:
-                self.api("POST", "/api/shutdown")
-            except Exception:
-                pass
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.proc.pid, signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    _signal_group(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(timeout=5)
-        # Any kernel left behind is recognised by its connection file in our runtime dir.
-        for pid in _pids_mentioning(str(self.runtime)):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        if self._log is not None:
-            self._log.close()
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)  # the server was started in a session (and group) of its own
-    except OSError:
-        pass
-
-
-def _pids_mentioning(text: str) -> list[int]:
-    pids = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return pids
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmdline:
-            pids.append(int(entry.name))
-    return pids
-
-
 # Function-scoped: each server serves one test, and is gone before the next one starts.
 @pytest.fixture
 def lab(chromium_path, tmp_path_factory):
@@ -327,13 +105,16 @@ SAMPLE_JS = """() => {
   const cell = document.querySelector('[data-omni-test="ask"]');
   if (!cell) return null;
   const area = cell.querySelector('.jp-Cell-outputArea');
-  const drawn = Array.from(cell.querySelectorAll('.omni-answer .jp-RenderedMarkdown'));
+  const root = cell.querySelector('.omni-live');
   const finals = Array.from(area.querySelectorAll(
       ':scope > .jp-OutputArea-child > .jp-RenderedMarkdown[data-mime-type="text/markdown"]'));
   return {
-    widget: !!cell.querySelector('.omni-answer'),
-    live: drawn.length > 1 ? drawn[drawn.length - 1].innerText : null,
-    status: drawn.length ? drawn[0].innerText : null,
+    now: performance.now(),
+    widget: !!root,
+    live: root ? root.querySelector('.omni-answer').innerText : null,
+    status: root ? root.querySelector('.omni-status').innerText : null,
+    deltas: root ? +root.dataset.deltas : null,
+    textChars: root ? +root.dataset.textChars : null,
     finals: finals.map(e => e.innerText),
     audio: cell.querySelectorAll('audio').length,
     usage: cell.querySelectorAll('table.omni-usage').length,
@@ -344,13 +125,17 @@ SAMPLE_JS = """() => {
 # the live answer's text and every state of the live speech player (its data attributes).
 PROBE_JS = """() => {
   const cell = document.querySelector('[data-omni-test="ask"]');
+  // The kernel's status as the status bar shows it, each change with its time.
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  window.__omniStatus = [];
+  kernel.statusChanged.connect((_, status) => window.__omniStatus.push([performance.now(), status]));
   window.__omniText = [];   // [time, length] each time the live answer's text changed
   window.__omniPlayer = []; // [time, scheduled buffers, scheduled seconds, state, first]
   let lastLength = -1, lastPlayer = '';
   new MutationObserver(() => {
-    const drawn = cell.querySelectorAll('.omni-answer .jp-RenderedMarkdown');
-    if (drawn.length > 1) {
-      const n = drawn[drawn.length - 1].innerText.length;
+    const drawn = cell.querySelector('.omni-live .omni-answer');
+    if (drawn) {
+      const n = drawn.innerText.length;
       if (n !== lastLength) { lastLength = n; window.__omniText.push([performance.now(), n]); }
     }
     const player = cell.querySelector('.omni-player');
@@ -366,16 +151,6 @@ PROBE_JS = """() => {
     }
   }).observe(cell, {subtree: true, childList: true, characterData: true, attributes: true});
 }"""
-
-KERNEL_IDLE_JS = """() => {
-  const app = window.jupyterapp;
-  const panel = app && app.shell.currentWidget;
-  if (!panel || !panel.sessionContext || !panel.content || !panel.context.isReady) return false;
-  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
-  return !!kernel && panel.sessionContext.isReady && kernel.status === 'idle'
-      && kernel.connectionStatus === 'connected' && panel.content.widgets.length > 0;
-}"""
-
 
 def _ask_cell(nb: dict) -> tuple[int, str]:
     """Index of the quickstart's speaking %%omni cell and the file its --save names."""
@@ -502,6 +277,19 @@ def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Pat
     assert len(steps) >= 5, f"the answer did not grow in steps while streaming: lengths {lengths}"
     assert any(s and s["status"] and "streaming" in s["status"] for s in samples), \
         "no status line with 'streaming…' in the live view"
+    # The kernel reads busy all the while the cell streams (JupyterLab took a kernel subshell's
+    # control-channel idle for the kernel's: see magics._anchor_comm).
+    running = [s["now"] for s in samples if s and s["widget"]]
+    idle = [t for t, status in page.evaluate("() => window.__omniStatus")
+            if status == "idle" and min(running) <= t <= max(running)]
+    assert idle == [], f"the kernel read idle while the cell streamed, at {idle}"
+    # Appended, not resent: the page received each character of the answer once, in many
+    # delta messages (a view that resent the whole text would have received ~n²/2).
+    probes = page.evaluate("() => Object.values(window.__omniLive || {})")
+    received = max(p["textChars"] for p in probes)
+    deltas = max(p["deltas"] for p in probes)
+    print(f"deltas: {deltas} messages carried {received} characters")
+    assert deltas >= 5
 
     page.wait_for_function("() => window.__omniRun !== 'running'", timeout=90_000)
     assert page.evaluate("() => window.__omniRun") == "done"
@@ -518,6 +306,8 @@ def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Pat
     assert cell.locator(".jp-Cell-outputArea sub").first.inner_text().strip() == status.strip()
     longest_live = max(live, key=len).strip()
     assert answer.strip()[:12] == longest_live[:12], (longest_live, answer)
+    # The streamed text is the final answer: every character arrived once, none twice.
+    assert abs(received - len(answer.strip())) <= 2, (received, len(answer))
     assert not final["widget"], "the live widget is still in the cell"
 
     # 4. The speech: the <audio> element's duration equals the saved WAV's.
@@ -601,11 +391,16 @@ CHUNK_SAMPLES = 2401  # the emulator's speech chunk (the service's is about as l
 
 
 def _check_live_speech(page, cell, wav_seconds: float, rate: int) -> None:
-    """The live player scheduled the speech while the answer streamed, all of it, and retired."""
-    # The page plays the speech to its end, tells the kernel, and the kernel empties the output.
+    """The live answer scheduled the speech while it streamed, all of it, and when the stream
+    ended handed it over to the static audio element, which plays on from there: one voice."""
     page.wait_for_function(
-        "() => !document.querySelector('[data-omni-test=\"ask\"] .omni-player')"
-        " && window.__omniPlayer.some(p => p[3] === 'ended')", timeout=int((wav_seconds + 30) * 1000))
+        "() => Object.values(window.__omniLive || {}).some(p => p.handedOver)",
+        timeout=int((wav_seconds + 30) * 1000))
+    page.wait_for_function(
+        """() => { const a = document.querySelector('[data-omni-test="ask"] audio[data-omni-speech]');
+                   return !!a && !a.paused && a.currentTime > 0; }""", timeout=10_000)
+    assert page.evaluate("() => document.querySelectorAll('[data-omni-test=\"ask\"] .omni-player')"
+                         ".length") == 0  # the live controls gave their place to the element
     log = page.evaluate("() => window.__omniPlayer")
     text = page.evaluate("() => window.__omniText")
     counts = _new_maxima([entry[1] for entry in log])
