@@ -46,6 +46,7 @@ export class Speech {
   }
 
   add(samples) {
+    if (this.chunks.length === 0) quietOthers(this.model.get("key"));
     this.chunks.push(samples);
     if (!this.stopped) this.schedule(samples); // after a stop, kept for the download only
     this.render();
@@ -139,8 +140,21 @@ export class Speech {
       const audio = document.querySelector(`audio[data-omni-speech="${key.replace(/["\\]/g, "\\$&")}"]`);
       if (audio !== null) this.handover(audio);
       else if (performance.now() - since < HANDOVER_GIVE_UP) this.handing = setTimeout(look, HANDOVER_POLL);
+      else this.yieldTo(document.querySelector(`audio[data-omni-speech="${key}"]`));
     };
     look();
+  }
+
+  // The handover could not be made (the element came late, or the autoplay policy refused it):
+  // the live speech plays on, and the element, if any, silences it the moment it is played.
+  yieldTo(audio) {
+    if (audio === null || audio === undefined) return;
+    audio.addEventListener("play", () => {
+      if (this.stopped || this.model.get("ended")) return;
+      this.silence(FADE);
+      this.probe.handedOver = true;
+      this.setEnded();
+    }, { once: true });
   }
 
   async handover(audio) {
@@ -164,7 +178,8 @@ export class Speech {
     try {
       await audio.play();
     } catch {
-      return; // the autoplay policy said no: the live speech plays on, and ends by itself
+      this.yieldTo(audio); // the autoplay policy said no: the live speech plays on
+      return;
     }
     if (this.stopped || this.model.get("ended")) {
       audio.pause(); // stopped (or ended) while the element was starting: one voice only
@@ -282,4 +297,12 @@ export function wavBlob(chunks, rate) {
   text(36, "data");
   header.setUint32(40, frames * 2, true);
   return new Blob([header, ...chunks], { type: "audio/wav" });
+}
+
+// A new answer starts speaking: an earlier answer's audio element that took its speech over
+// (and still plays) is paused, so two answers never talk at once.
+function quietOthers(key) {
+  for (const audio of document.querySelectorAll("audio[data-omni-speech]")) {
+    if (audio.dataset.omniSpeech !== key && !audio.paused) audio.pause();
+  }
 }

@@ -62,6 +62,9 @@ def run(notebook: Path, out_dir: Path, timeout: int = 600, env: dict[str, str] |
         nb, timeout=timeout, kernel_name="python3",
         resources={"metadata": {"path": str(out_dir)}},
         on_cell_executed=lambda cell, cell_index, **_: _print_outputs(cell, cell_index),
+        # The live answers' places are static once they end: no widget state is worth saving
+        # (nbclient would keep every widget it ever saw, each with its 64 kB page module).
+        store_widget_state=False,
     )
     target = out_dir / notebook.name
     try:

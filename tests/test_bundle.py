@@ -106,6 +106,7 @@ globalThis.document = {
   createElement: (tag) => new El(tag),
   createTextNode: (text) => ({ text }),
   querySelector: (sel) => { asked.push(sel); return audio; },
+  querySelectorAll: (sel) => (audio && sel === "audio[data-omni-speech]" ? [audio] : []),
 };
 const contexts = [];
 class Ctx {
@@ -210,7 +211,7 @@ const SCENARIOS = {
   },
   async handover() {
     const reject = process.argv[4] === "reject";
-    audio = { readyState: 4, currentTime: 0, playing: false,
+    audio = { readyState: 4, currentTime: 0, playing: false, dataset: { omniSpeech: "k1" },
       play() { if (reject) return Promise.reject(new Error("NotAllowedError")); this.playing = true; return Promise.resolve(); },
       pause() { this.playing = false; }, addEventListener() {} };
     const model = new Model({ speech: true });

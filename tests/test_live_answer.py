@@ -157,6 +157,7 @@ def run(ip, line, cell="Say hello"):
 
 def test_one_voice_the_static_audio_element_takes_the_speech_over(ip, sent):
     ip.run_line_magic("config", "OmniMagics.display_mode = 'widgets'")
+    ip.run_line_magic("config", "OmniMagics.autoplay = True")  # asked for, and still one voice
     cap, _ = run(ip, "--out reply")
     reply = ip.user_ns["reply"]
     live = ip.magics_manager.registry["OmniMagics"]._live
@@ -173,13 +174,35 @@ def test_one_voice_the_static_audio_element_takes_the_speech_over(ip, sent):
     assert live.comm is None
 
 
-def test_a_text_only_answer_closes_its_widget_when_it_ends(ip, sent):
+@pytest.fixture
+def shown_widgets(monkeypatch):
+    """Every live answer shown, in order."""
+    widgets = []
+    real = LiveAnswer.show
+    monkeypatch.setattr(LiveAnswer, "show", lambda self: widgets.append(self) or real(self))
+    return widgets
+
+
+def test_a_text_only_answer_closes_its_widget_when_it_ends(ip, sent, shown_widgets):
     ip.run_line_magic("config", "OmniMagics.display_mode = 'widgets'")
     run(ip, "")
     speaking = ip.magics_manager.registry["OmniMagics"]._live
     cap, _ = run(ip, "--text-only")
+    assert shown_widgets[-1].comm is None  # its place is static: nothing left open
     assert speaking.comm is not None  # the earlier answer's speech plays on
     assert not any('data-omni-speech' in o.data.get("text/html", "") for o in cap.outputs)
+
+
+def test_speech_of_a_stream_cut_short_is_handed_over_too(ip, sent):
+    ip.run_line_magic("config", "OmniMagics.display_mode = 'widgets'")
+    run(ip, "--text-only")  # starts the embedded emulator
+    ip.magics_manager.registry["OmniMagics"]._client._emulator.inject("disconnect:after=30")
+    cap, _ = run(ip, "--out cut", "Tell me about rivers.")
+    assert ip.user_ns["cut"].error is not None and ip.user_ns["cut"].audio_chunks
+    live = ip.magics_manager.registry["OmniMagics"]._live
+    audio = [o.data["text/html"] for o in cap.outputs if "<audio" in o.data.get("text/html", "")]
+    assert audio and f'data-omni-speech="{live.key}"' in audio[0]  # not a second voice
+    assert {"type": "stop"} not in [c for c, _ in sent]
 
 
 def test_a_new_spoken_answer_stops_the_previous_one(ip, sent):
@@ -240,11 +263,17 @@ def interrupting(ip, monkeypatch):
     ip.run_line_magic("config", "OmniMagics.display_mode = 'widgets'")
 
 
-def test_an_interrupt_silences_the_page_at_once_and_says_so_once(ip, sent, interrupting):
+def test_an_interrupt_silences_the_page_at_once_and_says_so_once(ip, sent, interrupting,
+                                                                 monkeypatch):
+    replaced_at = []
+    real = LiveAnswer.replace
+    monkeypatch.setattr(LiveAnswer, "replace", lambda self, output: replaced_at.append(len(sent))
+                        or real(self, output))
     cap, result = run(ip, "--out reply", "Tell me about rivers.")
     reply = ip.user_ns["reply"]
     assert result.error_in_exec is None and reply.audio_chunks and reply.text
-    assert {"type": "stop"} in [c for c, _ in sent]  # before the static outputs, not after
+    kinds = [c["type"] for c, _ in sent]
+    assert "stop" in kinds[:replaced_at[0]]  # silenced before the static outputs take its place
     shown = " ".join(o.data.get("text/plain", "") for o in cap.outputs)
     assert shown.count("Interrupted") == 1 and "Interrupted: The stream was stopped" in shown
     audio = [o.data["text/html"] for o in cap.outputs if "<audio" in o.data.get("text/html", "")]

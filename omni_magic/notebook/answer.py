@@ -2,7 +2,7 @@
 speech while they stream (``static/live.js``, built from ``js/live.js``).
 
 The kernel sends only what is new: text and reasoning deltas, coalesced into at most one
-message per ``LiveView``'s redraw interval, with the status line; speech as binary PCM the
+message per ``WidgetView``'s redraw interval, with the status line; speech as binary PCM the
 moment it arrives. The page renders the Markdown incrementally (finished blocks once, the open
 block at the end again). Before, each redraw sent the whole text and the page rendered all of
 it again: O(n²) in bytes and in work for a long answer.
@@ -53,8 +53,6 @@ class LiveAnswer(anywidget.AnyWidget):
                  filename: str = "speech.wav") -> None:
         super().__init__(key=uuid.uuid4().hex, thinking=thinking, speech=speech, filename=filename)
         self.chunks = 0  # speech chunks sent
-        self.nbytes = 0  # speech bytes sent
-        self.messages = 0  # delta messages sent
         self._text: list[str] = []
         self._reasoning: list[str] = []
         self._status = ""
@@ -80,6 +78,11 @@ class LiveAnswer(anywidget.AnyWidget):
     def pending(self) -> bool:
         return bool(self._text or self._reasoning or self._status)
 
+    @property
+    def queued(self) -> str:
+        """The text and reasoning the next ``flush`` sends."""
+        return "".join(self._text) + "".join(self._reasoning)
+
     def flush(self) -> None:
         """Send what was queued since the last flush as one message."""
         if not self.pending:
@@ -89,7 +92,6 @@ class LiveAnswer(anywidget.AnyWidget):
         self._text.clear()
         self._reasoning.clear()
         self._status = ""
-        self.messages += 1
 
     def pcm(self, data: str | bytes, rate: int | None = None) -> None:
         """Send one speech chunk: base64 text as the service sends it, or PCM bytes. ``rate`` is
@@ -108,7 +110,6 @@ class LiveAnswer(anywidget.AnyWidget):
         if cut:
             self.send({"type": "pcm"}, [pcm[:cut]])
             self.chunks += 1
-            self.nbytes += cut
 
     def finish(self) -> None:
         """The stream ended: the last deltas go out, and the page may hand the speech over."""
@@ -130,5 +131,8 @@ class LiveAnswer(anywidget.AnyWidget):
             self._handle.update(output)
 
     def retire(self) -> None:
-        """Close the widget: the page stops any speech still playing live."""
+        """Close the widget; speech still playing live fades out first (closing alone would cut
+        it mid-sample: a click)."""
+        if self.chunks and not self.ended and self.comm is not None:
+            self.send({"type": "stop"})
         close_widgets(self)

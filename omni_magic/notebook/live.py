@@ -42,11 +42,8 @@ class WidgetView:
         self._response: OmniResponse | None = None
         self._last = float("-inf")
         self._dirty = False
-        self._tokens = 0  # text tokens so far, counted per delta: never the whole text again
-
-    @property
-    def speaking(self) -> bool:
-        return self.widget.speech
+        self._tokens = 0  # text tokens so far, counted per message: never the whole text again
+        self._stopped = False
 
     def start(self, response: OmniResponse) -> None:
         self._response = response
@@ -58,13 +55,11 @@ class WidgetView:
         kind = type(event)
         if kind is TextDelta:
             self.widget.text(event.text)
-            self._count(event.text)
             self._dirty = True
             if self.first_text_at is None:
                 self.first_text_at = self._clock()
         elif kind is ReasoningDelta:
             self.widget.reasoning(event.text)
-            self._count(event.text)
             self._dirty = True
         elif kind is AudioDelta and self.widget.speech:
             self.widget.pcm(event.data, event.rate)  # speech goes at once: it plays as it comes
@@ -74,11 +69,10 @@ class WidgetView:
                 self._last = now
                 self._send()
 
-    def _count(self, text: str) -> None:
-        model = self._response.model if self._response is not None else None
-        self._tokens += tokens.text_tokens(text, model)
-
     def _send(self) -> None:
+        # The tokens of what goes out now, counted once: a word's worth per chunk would
+        # overcount (a token spans chunks), the whole text again would be quadratic.
+        self._tokens += tokens.text_tokens(self.widget.queued, self._response.model)
         self._dirty = False
         self.redraws += 1
         self.widget.status(status_line(self._response, self.backend, streaming=True,
@@ -88,6 +82,7 @@ class WidgetView:
     def stop(self) -> None:
         """An interrupt: the speech in the page goes silent now; ``finish`` follows."""
         self.widget.stop()
+        self._stopped = True
 
     def abort(self) -> None:
         """No answer came: the widget's place says so (the error is shown on its own)."""
@@ -96,12 +91,16 @@ class WidgetView:
 
     def finish(self, response: OmniResponse, *, show_usage: bool, autoplay: bool,
                notes: list[Notice] | None = None) -> None:
-        self.widget.finish()
+        # Its place first, then its end: a widget closed before being replaced would leave the
+        # output empty for a moment.
         self.widget.replace(Answer(response, status_line(response, self.backend)))
-        live = self.widget.speech and self.widget.chunks and response.error is None
-        # The page hands the live speech over to this element, at the point reached: one voice.
-        show_tail(response, show_usage=show_usage, autoplay=autoplay and not live, notes=notes,
-                  speech_key=self.widget.key if live else None)
+        self.widget.finish()
+        # Speech still playing live (a stream cut short too, unless the user stopped it) is
+        # handed over to this element at the point reached, which never starts by itself when
+        # any speech was played live: one voice.
+        live = bool(self.widget.speech and self.widget.chunks and not self._stopped)
+        show_tail(response, show_usage=show_usage, autoplay=autoplay and not self.widget.chunks,
+                  notes=notes, speech_key=self.widget.key if live else None)
 
 
 class TextView:

@@ -282,6 +282,9 @@ class OmniMagics(Magics):
             stream_view.abort()
             response.close(exc)
             raise
+        except Exception:  # a defect: the widget still gives its place back, never saved as is
+            stream_view.abort()
+            raise
         saved = [view.Notice(note, "warn") for note in response.notes]
         saved += [targets.save_speech(response, save_to)] if save_to else []
         stream_view.finish(response, show_usage=self.show_usage, autoplay=self.autoplay, notes=saved)

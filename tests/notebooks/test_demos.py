@@ -64,6 +64,7 @@ def test_every_answer_is_saved_once_as_static_outputs(executed, name):
     assert asks, name
     assert "Emulated answer" in shown(asks[0])  # the backend is said plainly, once
     assert not any("Emulated answer" in shown(c) for c in asks[1:])
+    assert "widgets" not in nb.metadata  # nor carry any: every widget's place became static
     for c in asks:
         assert not data(c, WIDGET), "a saved notebook must not need widget state"
         assert "This is the omni_magic emulator" in answer(c)

@@ -1,11 +1,12 @@
 """The quickstart notebook run in a real JupyterLab 4 and a real Notebook 7, in Debian's
 Chromium driven by Playwright.
 
-What only a browser can show: the answer grows in the page while it streams (the ipywidgets
-live view renders, so the widget manager works), the live view is replaced by static outputs
-when the stream ends, the ``<audio>`` element plays exactly the speech saved to disk, the live
-speech player schedules the speech while the answer streams, the usage table renders, and the
-notebook saved from the page holds everything with no widget state.
+What only a browser can show: the answer grows in the page while it streams (the live answer,
+an anywidget, renders, so the widget manager works), received as deltas (each character once),
+with the kernel reading busy all along; the live view is replaced by static outputs when the
+stream ends, equal to what streamed; the live answer schedules the speech while it streams and
+hands it over to the ``<audio>`` element, which plays exactly the speech saved to disk; the usage
+table renders; and the notebook saved from the page holds everything with no widget state.
 
 The same check runs in both frontends, each in a server of its own: ``python -m jupyterlab``
 (the notebook at ``/lab/tree/<file>``) and ``python -m notebook``, the ``notebook`` package's
@@ -122,7 +123,7 @@ SAMPLE_JS = """() => {
 }"""
 
 # Installed before the run: a MutationObserver notes, with performance.now(), every change of
-# the live answer's text and every state of the live speech player (its data attributes).
+# the live answer's text and every state of its speech controls (their data attributes).
 PROBE_JS = """() => {
   const cell = document.querySelector('[data-omni-test="ask"]');
   // The kernel's status as the status bar shows it, each change with its time.
