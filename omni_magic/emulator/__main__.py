@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import signal
 import sys
 import threading
@@ -11,6 +12,8 @@ import threading
 from ..catalog import default, load_catalog
 from ..dialects import DASHSCOPE, DIALECTS
 from ..errors import InvalidRequest
+from .markdown import HEADER as WORDS_HEADER
+from .markdown import MAX_WORDS
 from .pacing import Pacing
 from .server import Emulator
 
@@ -22,6 +25,13 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _words(value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_WORDS:
+        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_WORDS:,}, "
+                                         f"not {value!r}")
+    return int(value)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="answer at most N requests at once; more get 429 with Retry-After")
     p.add_argument("--retry-after", type=float, default=1.0, metavar="S",
                    help="the Retry-After of those 429s (default 1)")
+    p.add_argument("--words", type=_words, metavar="N",
+                   help="answer every request with about N words of sample Markdown (headings, "
+                   "lists, code, a table, math), speaking only its first paragraph; a request's "
+                   f"{WORDS_HEADER} header asks the same for itself")
     p.add_argument("--catalog", metavar="FILE",
                    help="a catalog file merged over the shipped one: the models it adds are served "
                    "(default: env OMNI_CATALOG)")
@@ -64,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
               "Pass --allow-remote to expose the emulator on the network.", file=sys.stderr)
         return 2
     pacing = Pacing.none() if args.no_pacing else Pacing(args.first_token, args.per_chunk)
+    # The server's log (request fields the service does not document, by name) goes to stderr.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    log = logging.getLogger("omni_magic.emulator")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     stop = threading.Event()
     # SIGTERM ends the wait like Ctrl-C does, so both paths shut down cleanly.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -72,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         emulator = Emulator(args.host, args.port, pacing, dialect=args.dialect,
                             recordings=args.recordings, replay_speed=args.replay_speed,
                             max_streams=args.max_streams, retry_after=args.retry_after,
-                            catalog=served)
+                            catalog=served, words=args.words)
     except InvalidRequest as exc:
         print(exc, file=sys.stderr)
         return 2

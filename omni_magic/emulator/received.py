@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,14 +46,18 @@ class Received:
     include_usage: bool
     audio_format: str = "wav"  # vllm-omni: how each speech chunk is encoded
     text_out: bool = True  # vllm-omni may be asked for speech only
+    words: int | None = None  # a long answer of about this many words (markdown.py)
+    seed: str = ""  # the request's digest: the same request, the same long answer
 
     @property
     def prompt_tokens(self) -> int:
         return self.text_tokens + sum(self.media_tokens.values())
 
 
-def summarize(body: dict[str, Any], model: Model, dialect: Dialect) -> Received:
-    """Summarize a body that validate() accepted in ``dialect``."""
+def summarize(body: dict[str, Any], model: Model, dialect: Dialect,
+              words: int | None = None) -> Received:
+    """Summarize a body that validate() accepted in ``dialect``; ``words`` asks for a long
+    answer of about that many words."""
     messages = body["messages"]
     hi_res = body.get("vl_high_resolution_images") is True and model.family.hi_res
     text_tokens = 0
@@ -73,7 +79,7 @@ def summarize(body: dict[str, Any], model: Model, dialect: Dialect) -> Received:
     voice, thinking, audio_format, text_out = dialect.reads(body, model)
     if voice is not None and dialect.hidden_speech_prompt:
         # The service's own examples: asking for speech adds a hidden system prompt.
-        text_tokens += model.family.tokens.speech_prompt_tokens
+        text_tokens += tokens.speech_prompt_tokens(model)
     return Received(
         model=model,
         model_name=body["model"],
@@ -90,7 +96,16 @@ def summarize(body: dict[str, Any], model: Model, dialect: Dialect) -> Received:
         include_usage=isinstance(options, dict) and options.get("include_usage") is True,
         audio_format=audio_format,
         text_out=text_out,
+        words=words,
+        seed=_digest(body) if words is not None else "",
     )
+
+
+def _digest(body: dict[str, Any]) -> str:
+    """What makes two requests the same question: the model and the messages."""
+    asked = {"model": body["model"], "messages": body["messages"]}
+    text = json.dumps(asked, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _split(content: Any) -> tuple[str, list[dict[str, Any]]]:

@@ -1,6 +1,8 @@
 """The emulator's answer: plain statements about the request, never an imitation of a model.
 
-Kept to a few sentences because, when speech is asked for, all of it is spoken.
+Kept to a few sentences because, when speech is asked for, all of it is spoken. A request for a
+long answer (``markdown.py``) gets those sentences as its first paragraph, saying what follows,
+then sample Markdown; only the first paragraph is spoken.
 Deterministic: the same request always gets the same words.
 """
 
@@ -10,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .. import tokens
+from . import markdown
 from .received import Attachment, Received
 
 QUOTE_LIMIT = 200
@@ -23,6 +26,7 @@ class Reply:
 
     text: str
     reasoning: str  # "" unless thinking was enabled
+    spoken: str | None = None  # the start of ``text`` that is spoken; None: all of it
 
 
 def compose(received: Received, placeholder_audio: bool = False) -> Reply:
@@ -39,7 +43,15 @@ def compose(received: Received, placeholder_audio: bool = False) -> Reply:
         reasoning = (f"The request has {_count(received.messages, 'message')} and its last "
                      f"user message is {_quote(received.prompt)}. I am an emulator, so I will "
                      "describe the request instead of answering it.")
-    return Reply(" ".join(sentences), reasoning)
+    if received.words is None:
+        return Reply(" ".join(sentences), reasoning)
+    sentences.append(f"It was asked for about {_count(received.words, 'word')}: what follows "
+                     "is sample Markdown it made up for testing, not an answer.")
+    if received.voice is not None:
+        sentences.append("Only this first paragraph is spoken.")
+    first = " ".join(sentences)
+    rest = markdown.document(received.words - len(first.split()), received.seed)
+    return Reply(f"{first}\n\n{rest}" if rest else first, reasoning, spoken=first)
 
 
 def _what_arrived(r: Received) -> str:

@@ -24,9 +24,12 @@ from .. import catalog as catalogs
 from .. import dialects
 from ..catalog import Catalog, Model
 from ..recording import Recording, Recordings
+from .admin import ADMIN, queue_fault, stats
 from .dialect import Dialect, for_name
 from .errors import Rejected
 from .faults import HEADER, NOT_A_STREAM, Fault, FaultQueue, FaultSpecError, InStream, not_a_stream
+from .markdown import HEADER as WORDS
+from .markdown import asked_words, check_words
 from .pacing import Pacing
 from .received import summarize
 from .stream import plan
@@ -34,7 +37,6 @@ from .tally import Limit, Tally
 from .validate import validate
 
 PREFIXES = ("/compatible-mode/v1", "/v1")
-ADMIN = "/_emulator"
 _GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
@@ -44,7 +46,8 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], pacing: Pacing, tally: Tally,
                  faults: FaultQueue, recordings: Recordings, limit: Limit,
-                 dialect: Dialect, catalog: Catalog | None = None) -> None:
+                 dialect: Dialect, catalog: Catalog | None = None,
+                 words: int | None = None) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.pacing = pacing
         self.catalog = catalog or catalogs.default()
@@ -53,6 +56,7 @@ class _Server(ThreadingHTTPServer):
         self.faults = faults
         self.recordings = recordings
         self.limit = limit
+        self.words = words  # every answer this long (markdown.py); X-Omni-Words overrides
         self.stopping = threading.Event()  # wakes stalled streams when the server stops
         self.lock = threading.Lock()
         # Open connections and the threads serving them, so stop() can end both.
@@ -95,11 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == f"{ADMIN}/stats":
-            self._json(200, {"requests": self.server.tally.requests.value,
-                             "abandoned": self.server.tally.abandoned.value,
-                             "replayed": self.server.tally.replayed.value,
-                             "throttled": self.server.tally.throttled.value,
-                             "faults_queued": len(self.server.faults)})
+            self._json(200, stats(self.server.tally, self.server.faults))
         elif self._route() == "/models":
             owner = self.server.dialect.owned_by
             data = [{"id": m.id, "object": "model", "created": 0, "owned_by": owner}
@@ -119,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length", "0")
         raw = self.rfile.read(int(length)) if length.isdigit() else b""
         if self.path.rstrip("/") == f"{ADMIN}/faults":
-            self._queue_fault(raw)
+            self._json(*queue_fault(self.server.faults, raw))
             return
         if self._route() != "/chat/completions":
             self._not_found()
@@ -131,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.limit.enter():
             self.server.tally.throttled.add()
             busy = self.server.limit.busy
-            self._json(429, self._error_body(busy.refusal, uid), busy.headers)
+            self._json(429, self._error_body(busy.refusal, uid), busy.headers, uid)
             return
         try:
             self._answer(raw, uid)
@@ -144,18 +144,21 @@ class _Handler(BaseHTTPRequestHandler):
             fault = self._fault()
             if fault is not None and fault.refusal is not None:
                 raise fault.refusal
-            recording = self.server.recordings.find(raw) if fault is None else None
+            words = asked_words(self.headers.get(WORDS), self.server.words)
+            # A recording answers a plain request only: not a fault's, nor one asking a length.
+            replayable = fault is None and WORDS not in self.headers
+            recording = self.server.recordings.find(raw) if replayable else None
             if recording is None:
                 body, model = validate(raw, self.server.dialect, self.server.catalog)
         except Rejected as err:
-            self._json(err.status, self._error_body(err, uid), fault.headers if fault else {})
+            self._json(err.status, self._error_body(err, uid), fault.headers if fault else {}, uid)
             return
         try:
             if recording is not None:
                 self.server.tally.replayed.add()
                 self._replay(recording, uid)
             else:
-                self._stream(body, model, uid, fault)
+                self._stream(body, model, uid, fault, words)
         except _GONE:
             self.close_connection = True  # the client left mid-stream; nothing to tell it
             self.server.tally.abandoned.add()
@@ -170,28 +173,17 @@ class _Handler(BaseHTTPRequestHandler):
         except FaultSpecError as exc:
             raise Rejected(400, "invalid_parameter_error", f"{HEADER}: {exc}") from None
 
-    def _queue_fault(self, raw: bytes) -> None:
-        try:
-            order = json.loads(raw or b"{}")
-            fault = Fault.parse(str(order["fault"]))
-            times = int(order.get("times", 1))
-        except (ValueError, KeyError, TypeError, AttributeError, FaultSpecError) as exc:
-            self._json(400, {"error": f'Post {{"fault": "KIND[:after=N,...]", "times": N}}: {exc}'})
-            return
-        self.server.faults.push(fault, times)
-        self._json(200, {"faults_queued": len(self.server.faults)})
-
     def _stream(self, body: dict[str, Any], model: Model, uid: str,
-                fault: Fault | None = None) -> None:
+                fault: Fault | None = None, words: int | None = None) -> None:
         started = time.monotonic()
         pacing = self.server.pacing
         dialect = self.server.dialect
         try:
             # Speech is synthesized here, before any byte.
-            answer = plan(summarize(body, model, dialect))
+            answer = plan(summarize(body, model, dialect, words))
         except Exception as exc:  # a defect of the emulator: answer like the service's 500
             failure = Rejected(500, "InternalError", f"Emulator failure: {exc!r}")
-            self._json(500, self._error_body(failure, uid))
+            self._json(500, self._error_body(failure, uid), {}, uid)
             return
         stream = dialect.chunks
         kind = fault.kind if fault is not None else None
@@ -250,22 +242,22 @@ class _Handler(BaseHTTPRequestHandler):
         uid = str(uuid.uuid4())
         self._json(404, self._error_body(Rejected(404, "NotFound", f"No route for {self.command} "
                                          f"{self.path.split('?', 1)[0]}. Post to "
-                                         f"{PREFIXES[0]}/chat/completions."), uid))
+                                         f"{PREFIXES[0]}/chat/completions."), uid), {}, uid)
 
     def _error_body(self, error: Rejected, uid: str) -> dict[str, Any]:
         """The error as the emulated server writes it: DashScope's body or vLLM's."""
         return self.server.dialect.error_body(error, uid)
 
     def _json(self, status: int, payload: dict[str, Any],
-              headers: dict[str, str] | None = None) -> None:
+              headers: dict[str, str] | None = None, uid: str | None = None) -> None:
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        self._raw(None, status, {"Content-Type": "application/json", **(headers or {})}, data)
+        self._raw(uid, status, {"Content-Type": "application/json", **(headers or {})}, data)
 
     def _raw(self, uid: str | None, status: int, headers: dict[str, str], data: bytes) -> None:
+        """Every answer has an X-Request-Id, as the service's do: an error's is its body's."""
         self.send_response(status)
         self.send_header("Content-Length", str(len(data)))
-        if uid is not None:
-            self.send_header("X-Request-Id", uid)
+        self.send_header("X-Request-Id", uid or str(uuid.uuid4()))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -280,14 +272,17 @@ class Emulator:
                  pacing: Pacing | None = None, *,
                  recordings: str | Path | None = None, replay_speed: float = 1.0,
                  max_streams: int | None = None, retry_after: float = 1.0,
-                 dialect: str = dialects.DASHSCOPE, catalog: Catalog | None = None) -> None:
+                 dialect: str = dialects.DASHSCOPE, catalog: Catalog | None = None,
+                 words: int | None = None) -> None:
         """``recordings``: a recording file or a folder of them; a request whose body matches
         one byte for byte gets it back at ``replay_speed`` (1: as recorded; ``inf``: at once).
         ``max_streams``: answers at once; a request beyond them gets 429 with ``Retry-After``.
         ``dialect``: "dashscope", or "vllm-omni" (alias "vllm") to read requests and stream
         answers the way vllm-omni does, and list the models as vLLM's.
-        ``catalog``: the models it serves and their rules (default: the shipped catalog)."""
+        ``catalog``: the models it serves and their rules (default: the shipped catalog).
+        ``words``: every answer about this long, in sample Markdown (markdown.py)."""
         self.host = host
+        self.words = check_words(words)
         self.catalog = catalog
         self._dialect = for_name(dialect)
         self.dialect = self._dialect.name
@@ -342,7 +337,8 @@ class Emulator:
     def start(self) -> str:
         if self._server is None:
             self._server = _Server((self.host, self._port), self.pacing, self._tally, self.faults,
-                                   self.recordings, self._limit, self._dialect, self.catalog)
+                                   self.recordings, self._limit, self._dialect, self.catalog,
+                                   self.words)
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                             name="omni-emulator", daemon=True)
             self._thread.start()

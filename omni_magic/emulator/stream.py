@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .. import tokens
 from ..catalog import SAMPLE_RATE
@@ -46,6 +46,7 @@ class Plan:
     finish_reason: str  # stop | length
     pcm: np.ndarray | None  # int16 at catalog.SAMPLE_RATE; None when text only
     speech_label: str | None
+    spoken: int | None = None  # the first pieces of content the speech rides on; None: all
 
 
 def words(text: str) -> list[str]:
@@ -54,23 +55,65 @@ def words(text: str) -> list[str]:
 
 
 def plan(received: Received) -> Plan:
-    """Compose the reply, apply max_tokens, and synthesize what will be spoken."""
-    wants_speech = received.voice is not None
-    reply = compose(received, placeholder_audio=wants_speech and not speech.available())
-    content = words(reply.text)
+    """Compose the reply, synthesize what will be spoken, and apply max_tokens."""
+    reply = compose(received, placeholder_audio=received.voice is not None
+                    and not speech.available())
+    reasoning, content = words(reply.reasoning), words(reply.text)
+    spoken = content if reply.spoken is None else words(reply.spoken)
+    pcm = label = None
+    if received.voice is not None:
+        pcm, label = speech.synthesize("".join(spoken), received.voice)
+        if reply.spoken is not None:  # a long answer: say plainly that most of it is silent
+            label += f" (the first paragraph only: {len(spoken)} of {len(content)} words)"
     finish = "stop"
     if received.max_tokens is not None:
-        kept: list[str] = []
-        for w in content:
-            if tokens.text_tokens("".join(kept + [w]), received.model) > received.max_tokens:
-                finish = "length"
-                break
-            kept.append(w)
-        content = kept
-    pcm = label = None
-    if wants_speech:
-        pcm, label = speech.synthesize("".join(content), received.voice)
-    return Plan(received, words(reply.reasoning), content, finish, pcm, label)
+        reasoning, content, pcm, cut = _bounded(received, reasoning, content, len(spoken), pcm)
+        finish = "length" if cut else finish
+    return Plan(received, reasoning, content, finish, pcm, label,
+                spoken=min(len(spoken), len(content)))
+
+
+def _bounded(r: Received, reasoning: list[str], content: list[str], spoken: int,
+             pcm: np.ndarray | None) -> tuple[list[str], list[str], np.ndarray | None, bool]:
+    """The answer cut so that completion_tokens (reasoning, text and speech, as usage() counts
+    them) stays within max_tokens, as the service stops at the limit: (reasoning, content,
+    speech, whether it was cut). The speech follows the text: cut after k pieces, it keeps
+    the share of samples that its spoken pieces' characters make of all the spoken text."""
+    budget = r.max_tokens or 0
+    kept = _longest(len(reasoning), lambda k: tokens.text_tokens("".join(reasoning[:k]), r.model),
+                    budget)
+    if kept < len(reasoning):
+        return reasoning[:kept], [], None if pcm is None else pcm[:0], True
+    budget -= tokens.text_tokens("".join(reasoning), r.model)
+    said = len("".join(content[:spoken])) or 1
+
+    def samples(k: int) -> int:
+        return 0 if pcm is None else round(pcm.size * len("".join(content[:min(k, spoken)])) / said)
+
+    def cost(k: int) -> int:
+        n = samples(k)
+        audio = tokens.speech_tokens(n / SAMPLE_RATE, r.model) if n else 0
+        return tokens.text_tokens("".join(content[:k]), r.model) + audio
+
+    kept = _longest(len(content), cost, budget)
+    if kept == len(content):
+        return reasoning, content, pcm, False
+    return reasoning, content[:kept], None if pcm is None else pcm[:samples(kept)], True
+
+
+def _longest(n: int, cost: Callable[[int], int], budget: int) -> int:
+    """The largest k <= n with cost(k) <= budget (cost(0) is 0), by bisection: a long answer
+    must not be tokenized once per word."""
+    if cost(n) <= budget:
+        return n
+    fits, over = 0, n
+    while over - fits > 1:
+        mid = (fits + over) // 2
+        if cost(mid) <= budget:
+            fits = mid
+        else:
+            over = mid
+    return fits
 
 
 def chunks(p: Plan, uid: str, created: int) -> Iterator[Chunk]:
@@ -95,9 +138,10 @@ def chunks(p: Plan, uid: str, created: int) -> Iterator[Chunk]:
     audio = [Chunk(delta({"audio": {"data": b64, "expires_at": created, "id": f"audio_{uid}"}}),
                    paced=False) for b64 in _audio_pieces(p.pcm)] if p.pcm is not None else []
     sent = 0
+    spoken = len(p.content) if p.spoken is None else p.spoken
     for i, piece in enumerate(p.content):
         yield Chunk(delta({"content": piece}), paced=True)
-        share = round((i + 1) * len(audio) / len(p.content))
+        share = round(min(i + 1, spoken) * len(audio) / spoken) if spoken else 0
         yield from audio[sent:share]
         sent = share
     yield from audio[sent:]  # all of it only when max_tokens left no text to ride on
@@ -114,8 +158,10 @@ def usage(p: Plan) -> dict[str, Any]:
     r = p.received
     completion: dict[str, int] = {}
     if p.pcm is not None:
-        # The family's output rate ("输出音频 ... * 12.5", 25 for Turbo), as the service bills.
-        completion["audio_tokens"] = tokens.speech_tokens(p.pcm.size / SAMPLE_RATE, r.model)
+        # The family's output rate ("输出音频 ... * 12.5", 25 for Turbo), as the service bills;
+        # none when max_tokens left no room to speak.
+        completion["audio_tokens"] = (tokens.speech_tokens(p.pcm.size / SAMPLE_RATE, r.model)
+                                      if p.pcm.size else 0)
     if r.thinking:
         completion["reasoning_tokens"] = tokens.text_tokens("".join(p.reasoning), r.model)
     completion["text_tokens"] = tokens.text_tokens("".join(p.content), r.model)

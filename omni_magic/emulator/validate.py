@@ -1,6 +1,9 @@
 """The service's request checks, answered with the service's error bodies.
 
-Unknown fields are ignored, as the service does. The order of the checks
+Top-level fields the service does not document are accepted and ignored, each noted in the
+log (logger ``omni_magic.emulator``, by name only): the documentation does not say how the
+service treats them, and its own samples send fields OpenAI's schema lacks (``extra_body``
+puts ``enable_thinking`` at the top level). The order of the checks
 follows what a client most needs to hear first: a malformed body, then the
 stream flag, then the model, then everything that depends on the model.
 What a dialect reads differently (the output options, audio input, the media part types)
@@ -10,6 +13,7 @@ it says itself: ``dialect.py`` holds one strategy object per dialect.
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import catalog as catalogs
@@ -24,6 +28,20 @@ STREAM_ONLY = (
     "This model only support stream mode, please enable the stream parameter to access the model. "
 )
 MEDIA_KINDS = ("image_url", "input_audio", "video_url", "video")
+# The two output choices the page documents: "现在支持两种：["text","audio"]、["text"]".
+MODALITIES = (["text"], ["text", "audio"])
+# The top-level fields of the service's OpenAI-compatible chat API ("OpenAI Chat" reference,
+# the Qwen-Omni page, the 2026 parameter notices). Others are accepted and noted in the log.
+FIELDS = frozenset({
+    "model", "messages", "stream", "stream_options", "modalities", "audio", "enable_thinking",
+    "thinking_budget", "reasoning_effort", "preserve_thinking", "max_tokens",
+    "max_completion_tokens", "max_input_tokens", "temperature", "top_p", "top_k",
+    "presence_penalty", "frequency_penalty", "repetition_penalty", "seed", "stop", "n",
+    "logprobs", "top_logprobs", "response_format", "tools", "tool_choice", "parallel_tool_calls",
+    "enable_search", "search_options", "vl_high_resolution_images", "vl_enable_image_hw_output",
+    "use_multichannel", "enable_code_interpreter", "translation_options",
+})
+log = logging.getLogger("omni_magic.emulator")
 _NAMES = {"image_url": "image", "input_audio": "audio", "video_url": "video file",
           "video": "video frames", "audio_url": "audio"}
 _MODALITY = {"image_url": "image", "input_audio": "audio", "audio_url": "audio",
@@ -60,16 +78,19 @@ def validate(raw: bytes, dialect: Dialect,
 
 
 def check_output(body: dict[str, Any], model: Model, name: str) -> bool:
-    """DashScope's modalities, thinking and audio options; True when speech is asked."""
+    """DashScope's modalities, thinking and audio options; True when speech is asked.
+
+    DashScope's strategy only (``dialect.py``), so the unknown fields it notes are DashScope's."""
+    note_unknown(body)
     family = model.family
     modalities = body.get("modalities", ["text"])
-    if modalities not in (["text"], ["text", "audio"], ["audio", "text"]):
-        raise _bad('modalities must be ["text"] or ["text","audio"], '
-                   f"got {json.dumps(modalities)}.")
-    wants_audio = "audio" in modalities
+    wants_audio = isinstance(modalities, list) and "audio" in modalities
     if wants_audio and not family.speaks:  # "qwen3.8-omni-flash 仅输出文本"
         raise _bad(f"The model `{name}` only supports text output: set modalities to "
                    '["text"] and remove the audio parameter.')
+    if modalities not in MODALITIES:
+        raise _bad('modalities must be ["text"] or ["text","audio"], '
+                   f"got {json.dumps(modalities)}.")
     if "reasoning_effort" in body and "thinking_budget" in body:
         raise _bad("reasoning_effort and thinking_budget cannot be set together.")
     effort = body.get("reasoning_effort")
@@ -83,6 +104,9 @@ def check_output(body: dict[str, Any], model: Model, name: str) -> bool:
         if wants_audio:
             raise _bad('Audio output is not supported in thinking mode: set modalities to '
                        '["text"] or enable_thinking to false.')
+        if "audio" in body:  # "思考模式下不支持设置audio参数", even with modalities ["text"]
+            raise _bad("The audio parameter is not supported in thinking mode: remove it or "
+                       "set enable_thinking to false.")
     if not wants_audio:
         return False
     audio = body.get("audio")
@@ -98,6 +122,15 @@ def check_output(body: dict[str, Any], model: Model, name: str) -> bool:
         raise _bad(f"audio.format `{audio.get('format')}` is not supported: "
                    'the only supported format is "wav".')
     return True
+
+
+def note_unknown(body: dict[str, Any]) -> None:
+    """Log each top-level field the service does not document, by name: never its value,
+    which may hold anything, down to a secret."""
+    for name in body:
+        if name not in FIELDS:
+            log.info("Accepted and ignored the top-level field %s: the service's documentation "
+                     "does not say how it treats it.", json.dumps(name[:80]))
 
 
 def thinks(body: dict[str, Any], model: Model) -> bool:
