@@ -252,15 +252,16 @@ def _wav(seconds: float) -> str:
 
 
 def test_reply_describes_images_and_counts_their_tokens(emu, client):
+    # Media by URL are fetched and counted as inline ones are: tests/test_emulator_fetch.py.
     content = [{"type": "image_url", "image_url": {"url": _png(640, 480)}},
-               {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+               {"type": "image_url", "image_url": {"url": _png(320, 240)}},
                {"type": "text", "text": "Describe these."}]
     events = run(client, emu.base_url, body(messages=[{"role": "user", "content": content}]))
     text = text_of(events)
-    assert "2 images" in text and "640x480" in text and "by URL" in text
-    assert "not counted" in text
+    assert "2 images" in text and "640x480" in text and "320x240" in text
     details = usage(events)["prompt_tokens_details"]
-    assert details["image_tokens"] == tokens.image_tokens(640, 480, "qwen3-omni-flash")
+    assert details["image_tokens"] == (tokens.image_tokens(640, 480, "qwen3-omni-flash")
+                                       + tokens.image_tokens(320, 240, "qwen3-omni-flash"))
 
 
 def test_reply_describes_audio_input(emu, client):
@@ -271,9 +272,8 @@ def test_reply_describes_audio_input(emu, client):
     assert usage(events)["prompt_tokens_details"]["audio_tokens"] == tokens.audio_tokens(2.5, "qwen3-omni-flash")
 
 
-IMG = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
-AUD = {"type": "input_audio", "input_audio": {"data": "https://example.com/a.mp3",
-                                              "format": "mp3"}}
+IMG = {"type": "image_url", "image_url": {"url": _png(64, 48)}}
+AUD = {"type": "input_audio", "input_audio": {"data": _wav(1.0), "format": "wav"}}
 BAD = 400, "invalid_parameter_error"
 
 

@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="answer every request with about N words of sample Markdown (headings, "
                    "lists, code, a table, math), speaking only its first paragraph; a request's "
                    f"{WORDS_HEADER} header asks the same for itself")
+    p.add_argument("--offline", action="store_true",
+                   help="fetch media URLs from loopback hosts only (127.0.0.1, ::1, localhost); "
+                   "any other host gets 400")
     p.add_argument("--catalog", metavar="FILE",
                    help="a catalog file merged over the shipped one: the models it adds are served "
                    "(default: env OMNI_CATALOG)")
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         emulator = Emulator(args.host, args.port, pacing, dialect=args.dialect,
                             recordings=args.recordings, replay_speed=args.replay_speed,
                             max_streams=args.max_streams, retry_after=args.retry_after,
-                            catalog=served, words=args.words)
+                            catalog=served, words=args.words, offline=args.offline)
     except InvalidRequest as exc:
         print(exc, file=sys.stderr)
         return 2

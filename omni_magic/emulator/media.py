@@ -1,50 +1,63 @@
 """What can be learned about an attachment without a model: bytes, pixels, seconds.
 
-URLs are never fetched (the emulator stays on loopback), so media passed by
-URL is described as such and left out of the token estimate.
+Every reference becomes bytes the same way: a data URL or bare base64 is decoded, an http(s)
+URL is downloaded (fetch.py), so media by URL is measured exactly as media sent inline.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+import re
 
 from ..errors import InvalidRequest
-from ..probe import probe_audio, probe_image
+from ..probe import probe_audio, probe_image, sniff_kind
+from .errors import Rejected
+from .fetch import Fetcher, is_url, refused
 
 # Compressed audio of unknown length is assumed to run at 128 kbit/s: a labelled guess.
 ASSUMED_BITRATE = 128_000
+_SPACE = re.compile(rb"\s+")
 
 
-@dataclass(frozen=True)
-class Payload:
-    """One media reference: inline bytes, or a URL the emulator does not fetch."""
-
-    data: bytes | None  # None: passed by URL
-    url: str | None = None
-
-    @property
-    def by_url(self) -> bool:
-        return self.data is None
-
-
-def load(ref: str) -> Payload:
-    """Decode a data URL or bare base64; anything with a scheme is a URL."""
+def load(ref: str, where: str, fetcher: Fetcher, cap: int | None = None, *,
+         bare: bool = False) -> bytes:
+    """The bytes of one reference: a data URL, an http(s) URL (downloaded, at most ``cap``
+    bytes when the catalog states it), or with ``bare`` plain base64 (vLLM-style clients send
+    it for input_audio). Anything else is the service's 400 naming ``where``."""
     if ref.startswith("data:"):
-        _, _, payload = ref.partition(",")
-        return Payload(_b64(payload))
-    if "://" in ref:
-        return Payload(None, ref)
-    # vLLM-style clients send bare base64 for input_audio.
-    return Payload(_b64(ref))
+        header, comma, payload = ref.partition(",")
+        if not comma or not header.lower().endswith(";base64"):
+            raise refused(f"{where}: a data URL must be data:<mime>;base64,<data>.")
+        return _b64(payload, where)
+    if is_url(ref):
+        return fetcher.get(ref, where, cap)
+    if bare:
+        return _b64(ref, where)
+    raise refused(f"{where}: The provided URL does not appear to be valid. Ensure it is correctly "
+              "formatted: an http(s) URL or a data URL.")
 
 
-def _b64(text: str) -> bytes:
+def _b64(text: str, where: str) -> bytes:
+    """Strict base64 (whitespace aside): garbage is refused, not decoded to stray bytes."""
+    compact = _SPACE.sub(b"", text.encode("ascii", "replace"))
     try:
-        return base64.b64decode(text + "=" * (-len(text) % 4))
+        data = base64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
     except (binascii.Error, ValueError):
-        return b""
+        raise refused(f"{where}: the base64 data cannot be decoded. Encode the file's bytes with "
+                  "standard base64.") from None
+    if not data:
+        raise refused(f"{where}: the media is empty.")
+    return data
+
+
+def not_the_kind(where: str, data: bytes, wanted: str) -> Rejected:
+    """The 400 for bytes that are not the media the part claims (text sent as image_url)."""
+    found = sniff_kind(data)
+    what = (f"{found} data, not {wanted}" if found else
+            f"not {wanted}: they match no image, audio or video format the service reads")
+    return refused(f"{where}: the {human_bytes(len(data))} received are {what}. "
+                   f"Send {wanted} in this part.")
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:
@@ -58,7 +71,8 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 
 def audio_seconds(data: bytes) -> tuple[float, bool] | None:
     """(duration, exact): measured as the client measures it (soundfile, PyAV for mp3/m4a when
-    installed), else guessed from the size; None when empty."""
+    installed), else guessed from the size when the bytes look like audio; None when empty
+    or not audio."""
     if not data:
         return None
     try:
@@ -66,6 +80,8 @@ def audio_seconds(data: bytes) -> tuple[float, bool] | None:
     except InvalidRequest:
         seconds = None
     if seconds is None:
+        if sniff_kind(data) != "audio":
+            return None
         return len(data) * 8 / ASSUMED_BITRATE, False
     return seconds, True
 

@@ -78,7 +78,7 @@ def _estimate(r: Received) -> str:
     counted = f"about {_count(r.prompt_tokens, 'prompt token')}"
     how = "exact" if tokens.text_method(r.model).startswith("exact") else "estimated"
     if r.uncounted:
-        how += ", media by URL not counted"
+        how += ", some media not counted: they could not be measured here"
     voice = f", speaking as {r.voice}" if r.voice else ""
     return f"That is {counted} ({how}) for {r.model_name}{voice}."
 

@@ -28,6 +28,7 @@ from .admin import ADMIN, queue_fault, stats
 from .dialect import Dialect, for_name
 from .errors import Rejected
 from .faults import HEADER, NOT_A_STREAM, Fault, FaultQueue, FaultSpecError, InStream, not_a_stream
+from .fetch import Fetcher
 from .markdown import HEADER as WORDS
 from .markdown import asked_words, check_words
 from .pacing import Pacing
@@ -47,7 +48,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], pacing: Pacing, tally: Tally,
                  faults: FaultQueue, recordings: Recordings, limit: Limit,
                  dialect: Dialect, catalog: Catalog | None = None,
-                 words: int | None = None) -> None:
+                 words: int | None = None, fetcher: Fetcher | None = None) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.pacing = pacing
         self.catalog = catalog or catalogs.default()
@@ -57,6 +58,7 @@ class _Server(ThreadingHTTPServer):
         self.recordings = recordings
         self.limit = limit
         self.words = words  # every answer this long (markdown.py); X-Omni-Words overrides
+        self.fetcher = fetcher or Fetcher()  # media by URL (fetch.py)
         self.stopping = threading.Event()  # wakes stalled streams when the server stops
         self.lock = threading.Lock()
         # Open connections and the threads serving them, so stop() can end both.
@@ -180,7 +182,10 @@ class _Handler(BaseHTTPRequestHandler):
         dialect = self.server.dialect
         try:
             # Speech is synthesized here, before any byte.
-            answer = plan(summarize(body, model, dialect, words))
+            answer = plan(summarize(body, model, dialect, words, self.server.fetcher))
+        except Rejected as err:  # media that cannot be fetched or read: the service's 400
+            self._json(err.status, self._error_body(err, uid), {}, uid)
+            return
         except Exception as exc:  # a defect of the emulator: answer like the service's 500
             failure = Rejected(500, "InternalError", f"Emulator failure: {exc!r}")
             self._json(500, self._error_body(failure, uid), {}, uid)
@@ -273,17 +278,19 @@ class Emulator:
                  recordings: str | Path | None = None, replay_speed: float = 1.0,
                  max_streams: int | None = None, retry_after: float = 1.0,
                  dialect: str = dialects.DASHSCOPE, catalog: Catalog | None = None,
-                 words: int | None = None) -> None:
+                 words: int | None = None, offline: bool = False) -> None:
         """``recordings``: a recording file or a folder of them; a request whose body matches
         one byte for byte gets it back at ``replay_speed`` (1: as recorded; ``inf``: at once).
         ``max_streams``: answers at once; a request beyond them gets 429 with ``Retry-After``.
         ``dialect``: "dashscope", or "vllm-omni" (alias "vllm") to read requests and stream
         answers the way vllm-omni does, and list the models as vLLM's.
         ``catalog``: the models it serves and their rules (default: the shipped catalog).
-        ``words``: every answer about this long, in sample Markdown (markdown.py)."""
+        ``words``: every answer about this long, in sample Markdown (markdown.py).
+        ``offline``: media URLs are fetched from loopback hosts only (fetch.py)."""
         self.host = host
         self.words = check_words(words)
         self.catalog = catalog
+        self.offline = offline
         self._dialect = for_name(dialect)
         self.dialect = self._dialect.name
         self._port = port
@@ -338,7 +345,7 @@ class Emulator:
         if self._server is None:
             self._server = _Server((self.host, self._port), self.pacing, self._tally, self.faults,
                                    self.recordings, self._limit, self._dialect, self.catalog,
-                                   self.words)
+                                   self.words, Fetcher(offline=self.offline))
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                             name="omni-emulator", daemon=True)
             self._thread.start()

@@ -5,7 +5,8 @@ log (logger ``omni_magic.emulator``, by name only): the documentation does not s
 service treats them, and its own samples send fields OpenAI's schema lacks (``extra_body``
 puts ``enable_thinking`` at the top level). The order of the checks
 follows what a client most needs to hear first: a malformed body, then the
-stream flag, then the model, then everything that depends on the model.
+stream flag, then the model, then everything that depends on the model, and last the
+media's limits (bounds.py), the one check that decodes and measures the parts.
 What a dialect reads differently (the output options, audio input, the media part types)
 it says itself: ``dialect.py`` holds one strategy object per dialect.
 """
@@ -17,7 +18,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import catalog as catalogs
+from .. import dialects
 from ..catalog import Catalog, Model
+from .bounds import check_media
 from .errors import Rejected
 from .errors import bad as _bad
 
@@ -74,6 +77,8 @@ def validate(raw: bytes, dialect: Dialect,
     max_tokens = body.get("max_tokens")
     if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
         raise _bad("max_tokens must be a positive integer.")
+    if dialect.name == dialects.DASHSCOPE:  # the limits are the service's; vllm-omni has none
+        check_media(body["messages"], model)  # last: it decodes and measures every inline part
     return body, model
 
 
