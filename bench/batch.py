@@ -49,7 +49,8 @@ def emulator(latency: float):
     """``python -m omni_magic.emulator`` on a free port; yields its base URL."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     process = subprocess.Popen(
-        [sys.executable, "-m", "omni_magic.emulator", "--first-token", str(latency), "--per-chunk", "0"],
+        [sys.executable, "-m", "omni_magic.emulator", "--first-token", str(latency), "--per-chunk", "0",
+         "--no-auth"],
         stdout=subprocess.PIPE, text=True, env=env)
     try:
         line = process.stdout.readline()

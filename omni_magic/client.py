@@ -14,6 +14,7 @@ import inspect
 import itertools
 import json
 import random
+import secrets
 import threading
 import time
 from collections.abc import Generator, Iterator
@@ -124,6 +125,11 @@ class OmniClient:
         self._emulator_lock = threading.Lock()
         self._sleep = time.sleep
         key = self.backend.api_key
+        if self.backend.kind == "emulator":
+            # The embedded emulator accepts this key only (see base_url), so another process
+            # on the machine cannot use it; a Secret, sent only through _BearerAuth.
+            key = backend.Secret(secrets.token_urlsafe(32))
+        self._emulator_key = key if self.backend.kind == "emulator" else None
         self._http = httpx.Client(
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
             transport=transport, auth=_BearerAuth(key) if key is not None else None,
@@ -150,7 +156,8 @@ class OmniClient:
                     from .emulator import Emulator
 
                     started = Emulator(pacing=self._emulator_pacing,
-                                       recordings=self._emulator_recordings, catalog=self.catalog)
+                                       recordings=self._emulator_recordings, catalog=self.catalog,
+                                       api_key=self._emulator_key)
                     started.start()
                     self._emulator = started
                 emulator = self._emulator
@@ -262,8 +269,8 @@ class OmniClient:
         """The headers sent with each request, as shown (a dry run): the key masked. The real
         one is added by httpx's auth as the request goes out, and kept nowhere else."""
         headers = dict(_POST_HEADERS)
-        if self.backend.api_key is not None:
-            headers["Authorization"] = f"Bearer {backend.MASK}"
+        if self.backend.api_key is not None or self._emulator_key is not None:
+            headers["Authorization"] = f"Bearer {backend.MASK}"  # the embedded emulator's too
         return headers
 
     def send(self, request: ChatRequest, *, record: str | Path | None = None,

@@ -91,7 +91,7 @@ def test_kinds_come_from_file_names():
 # -- the runner against the emulator -----------------------------------------------------------
 def test_a_batch_answers_every_file_in_order(tmp_path):
     files = images(tmp_path / "in", 12)
-    with Emulator(pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
+    with Emulator(auth=False, pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
         rows = Batch(client, files, builder(client), concurrency=4).run()
     assert [r.file for r in rows] == files
     # each answer is its own file's: the emulator reports the image's size
@@ -101,7 +101,7 @@ def test_a_batch_answers_every_file_in_order(tmp_path):
 
 def test_429s_slow_the_batch_down_instead_of_failing_items(tmp_path):
     files = images(tmp_path / "in", 16)
-    with Emulator(pacing=Pacing(0.05, 0.0), max_streams=2, retry_after=0.05) as emulator, \
+    with Emulator(auth=False, pacing=Pacing(0.05, 0.0), max_streams=2, retry_after=0.05) as emulator, \
             OmniClient(base_url=emulator.base_url) as client:
         batch = Batch(client, files, builder(client), concurrency=8)
         rows = batch.run()
@@ -114,7 +114,7 @@ def test_429s_slow_the_batch_down_instead_of_failing_items(tmp_path):
 def test_a_rerun_resumes_from_the_cache_and_a_changed_file_is_asked_again(tmp_path):
     files = images(tmp_path / "in", 6)
     cache = Cache(tmp_path / "cache")
-    with Emulator(pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
+    with Emulator(auth=False, pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
         first = Batch(client, files, builder(client, speech=True), cache=cache,
                       save_dir=tmp_path / "wav").run()
         assert emulator.request_count == 6
@@ -130,7 +130,7 @@ def test_a_rerun_resumes_from_the_cache_and_a_changed_file_is_asked_again(tmp_pa
 def test_stop_keeps_what_finished_and_the_rest_resumes(tmp_path):
     files = images(tmp_path / "in", 30)
     cache = Cache(tmp_path / "cache")
-    with Emulator(pacing=Pacing(0.1, 0.0)) as emulator, OmniClient(base_url=emulator.base_url) as client:
+    with Emulator(auth=False, pacing=Pacing(0.1, 0.0)) as emulator, OmniClient(base_url=emulator.base_url) as client:
         batch = Batch(client, files, builder(client), concurrency=3, cache=cache)
         batch.start()
         while batch.progress().done < 5:
@@ -148,7 +148,7 @@ def test_a_bad_file_fails_alone_and_is_never_sent(tmp_path):
     files = images(tmp_path / "in", 3)
     (tmp_path / "in" / "tiny.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     files.append(str(tmp_path / "in" / "tiny.png"))
-    with Emulator(pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
+    with Emulator(auth=False, pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
         rows = Batch(client, files, builder(client)).run()
         assert emulator.request_count == 3
     assert [r.error is None for r in rows] == [True, True, True, False]
@@ -157,7 +157,7 @@ def test_a_bad_file_fails_alone_and_is_never_sent(tmp_path):
 
 def test_server_errors_are_retried_then_reported(tmp_path):
     files = images(tmp_path / "in", 2)
-    with Emulator(pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
+    with Emulator(auth=False, pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
         emulator.inject("500", times=1)
         rows = Batch(client, files, builder(client), concurrency=1, retries=1, backoff=0.01).run()
         assert [r.error for r in rows] == [None, None] and emulator.request_count == 3

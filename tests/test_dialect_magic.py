@@ -16,8 +16,8 @@ PROMPT_TOKENS = re.compile(r"about (\d+) prompt tokens")
 
 @pytest.fixture(scope="module")
 def servers():
-    with Emulator(pacing=Pacing.none()) as dashscope, \
-            Emulator(pacing=Pacing.none(), dialect="vllm-omni") as vllm:
+    with Emulator(auth=False, pacing=Pacing.none()) as dashscope, \
+            Emulator(auth=False, pacing=Pacing.none(), dialect="vllm-omni") as vllm:
         yield dashscope, vllm
 
 

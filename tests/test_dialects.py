@@ -553,8 +553,8 @@ def test_prepare_can_still_be_told_a_dialect():
 
 @pytest.fixture(scope="module")
 def emulators():
-    with Emulator(pacing=Pacing.none()) as dashscope, \
-            Emulator(pacing=Pacing.none(), dialect="vllm-omni") as vllm:
+    with Emulator(auth=False, pacing=Pacing.none()) as dashscope, \
+            Emulator(auth=False, pacing=Pacing.none(), dialect="vllm-omni") as vllm:
         yield dashscope, vllm
 
 
@@ -709,7 +709,7 @@ def test_the_emulator_command_line_takes_a_dialect(capsys):
 
 
 def test_a_truncated_speech_file_from_the_vllm_emulator_is_a_protocol_error():
-    with Emulator(pacing=Pacing.none(), dialect="vllm-omni") as vllm, \
+    with Emulator(auth=False, pacing=Pacing.none(), dialect="vllm-omni") as vllm, \
             OmniClient(base_url=vllm.base_url, max_retries=0) as client:
         vllm.inject("truncated_audio")
         response = client.chat("Who are you?")

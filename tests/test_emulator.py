@@ -42,7 +42,7 @@ except ImportError:
 
 @pytest.fixture(scope="module")
 def emu():
-    with Emulator(pacing=Pacing.none()) as e:
+    with Emulator(auth=False, pacing=Pacing.none()) as e:
         yield e
 
 
@@ -532,7 +532,7 @@ def test_openai_style_path_and_model_list(emu, client):
 
 
 def test_request_count_counts_posts_including_rejected_ones():
-    with Emulator(pacing=Pacing.none()) as emu, httpx.Client() as c:
+    with Emulator(auth=False, pacing=Pacing.none()) as emu, httpx.Client() as c:
         assert emu.request_count == 0
         run(c, emu.base_url, body())
         c.post(f"{emu.base_url}/chat/completions", json=body(stream=False))
@@ -542,7 +542,7 @@ def test_request_count_counts_posts_including_rejected_ones():
 
 
 def test_client_disconnect_mid_stream_is_quiet_and_harmless(capfd):
-    with Emulator(pacing=Pacing.none()) as emu, httpx.Client() as c:
+    with Emulator(auth=False, pacing=Pacing.none()) as emu, httpx.Client() as c:
         payload = json.dumps(speech_body("Tell me a long story.")).encode()
         sock = socket.create_connection(("127.0.0.1", emu.port))
         sock.sendall(b"POST /compatible-mode/v1/chat/completions HTTP/1.1\r\n"
@@ -590,14 +590,14 @@ def test_command_line_refuses_a_public_address():
 def test_a_users_catalog_adds_a_model_the_emulator_serves(tmp_path):
     extra = tmp_path / "mine.json"
     extra.write_text(json.dumps({"models": {"qwen3.5-omni-max": {"extends": "qwen3.5-omni-plus"}}}))
-    with Emulator(pacing=Pacing.none(), catalog=catalog.load_catalog(extra)) as server:
+    with Emulator(auth=False, pacing=Pacing.none(), catalog=catalog.load_catalog(extra)) as server:
         with httpx.Client(timeout=30) as http:
             listed = http.get(f"{server.base_url}/models").json()
             assert "qwen3.5-omni-max" in [m["id"] for m in listed["data"]]
             answer = http.post(f"{server.base_url}/chat/completions",
                                json=body(model="qwen3.5-omni-max", modalities=["text"]))
             assert answer.status_code == 200 and "qwen3.5-omni-max" in answer.text
-    with Emulator(pacing=Pacing.none()) as server:  # the shipped catalog does not know it
+    with Emulator(auth=False, pacing=Pacing.none()) as server:  # the shipped catalog does not know it
         answer = httpx.post(f"{server.base_url}/chat/completions",
                             json=body(model="qwen3.5-omni-max", modalities=["text"]), timeout=30)
         assert answer.status_code == 404

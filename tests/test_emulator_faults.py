@@ -17,7 +17,7 @@ BODY = {"model": "qwen3-omni-flash", "stream": True, "messages": [{"role": "user
 
 @pytest.fixture(scope="module")
 def emulator():
-    with Emulator(pacing=Pacing.none()) as server:
+    with Emulator(auth=False, pacing=Pacing.none()) as server:
         yield server
 
 

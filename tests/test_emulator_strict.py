@@ -250,7 +250,7 @@ def test_every_answer_carries_a_request_id(emu, client):
 
 
 def test_a_busy_refusal_carries_a_request_id():
-    with Emulator(pacing=Pacing.none(), max_streams=0) as busy, httpx.Client() as http:
+    with Emulator(auth=False, pacing=Pacing.none(), max_streams=0) as busy, httpx.Client() as http:
         r = http.post(f"{busy.base_url}/chat/completions", json=body())
         assert r.status_code == 429 and request_id(r) == r.json()["request_id"]
 
@@ -344,7 +344,7 @@ def test_a_bad_x_omni_words_is_refused_naming_the_header(emu, client, value):
 
 
 def test_the_emulator_option_makes_every_answer_long():
-    with Emulator(pacing=Pacing.none(), words=250) as long, httpx.Client(timeout=60) as http:
+    with Emulator(auth=False, pacing=Pacing.none(), words=250) as long, httpx.Client(timeout=60) as http:
         _, events = answer(http, long.base_url, body("Explain caching."))
         assert abs(words_of(text_of(events)) - 250) <= 15
         _, events = answer(http, long.base_url, body("Explain caching."), {"X-Omni-Words": "900"})
@@ -361,7 +361,7 @@ def test_the_emulator_option_is_checked():
 
 def test_command_line_words():
     proc = subprocess.Popen([sys.executable, "-m", "omni_magic.emulator", "--port", "0",
-                             "--no-pacing", "--words", "300"], cwd=ROOT, stdout=subprocess.PIPE,
+                             "--no-pacing", "--words", "300", "--no-auth"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

@@ -157,7 +157,7 @@ def test_the_demo_reports_only_the_speech_this_run_wrote(tmp_path, monkeypatch, 
 def test_stop_cuts_stalled_streams_and_nothing_is_written_after(tmp_path):
     files = images(tmp_path / "in", 4)
     cache_dir, wav_dir = tmp_path / "cache", tmp_path / "wav"
-    with Emulator(pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
+    with Emulator(auth=False, pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
         emulator.inject("stall:after=2,seconds=30", times=4)
         batch = Batch(client, files, builder(client, speech=True), concurrency=2,
                       cache=Cache(cache_dir), save_dir=wav_dir)
@@ -179,7 +179,7 @@ def test_an_unwritable_cache_fails_each_item_with_its_reason(tmp_path):
     files = images(tmp_path / "in", 3)
     blocker = tmp_path / "notes.txt"
     blocker.write_text("not a folder")
-    with Emulator(pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
+    with Emulator(auth=False, pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
         batch = Batch(client, files, builder(client), concurrency=2, cache=Cache(blocker / "cache"))
         rows = batch.run()
     assert [r.file for r in rows] == files
@@ -195,7 +195,7 @@ def test_an_unexpected_error_in_a_worker_is_a_row_not_a_silent_death(tmp_path):
             raise PermissionError(13, "Permission denied", path)
         return client.prepare("Describe it", attachments=[Attachment("image", path)])
 
-    with Emulator(pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
+    with Emulator(auth=False, pacing=Pacing.none()) as emulator, OmniClient(base_url=emulator.base_url) as client:
         rows = Batch(client, files, build, concurrency=1).run()
     assert [r.file for r in rows] == files
     assert [r.error is None for r in rows] == [True, False, True]

@@ -18,7 +18,7 @@ openai = pytest.importorskip("openai")
 
 @pytest.fixture(scope="module")
 def emulator():
-    with Emulator(pacing=Pacing.none()) as emu:
+    with Emulator(auth=False, pacing=Pacing.none()) as emu:
         yield emu
 
 

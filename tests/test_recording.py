@@ -20,7 +20,7 @@ CANARY = "sk-canary-recording-0123456789"
 
 @pytest.fixture(scope="module")
 def emulator():
-    with Emulator(pacing=Pacing.none()) as server:
+    with Emulator(auth=False, pacing=Pacing.none()) as server:
         yield server
 
 
@@ -120,7 +120,7 @@ def test_damaged_or_foreign_files_are_refused_with_the_reason(tmp_path):
 
 def test_the_emulator_serves_a_recording_to_the_request_that_made_it(emulator, tmp_path):
     original, _ = record(emulator, tmp_path / "one.jsonl", prompt="Tell me about the garden", audio=True)
-    with Emulator(pacing=Pacing.none(), recordings=tmp_path, replay_speed=math.inf) as server, \
+    with Emulator(auth=False, pacing=Pacing.none(), recordings=tmp_path, replay_speed=math.inf) as server, \
             OmniClient(base_url=server.base_url) as client:
         served = client.chat("Tell me about the garden", audio=True)
         assert server.replayed_count == 1

@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true",
                    help="fetch media URLs from loopback hosts only (127.0.0.1, ::1, localhost); "
                    "any other host gets 400")
+    p.add_argument("--no-auth", action="store_true",
+                   help="answer requests without an API key too (by default, as the service does, "
+                   "it needs `Authorization: Bearer KEY`; any non-empty KEY is accepted)")
     p.add_argument("--catalog", metavar="FILE",
                    help="a catalog file merged over the shipped one: the models it adds are served "
                    "(default: env OMNI_CATALOG)")
@@ -95,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         emulator = Emulator(args.host, args.port, pacing, dialect=args.dialect,
                             recordings=args.recordings, replay_speed=args.replay_speed,
                             max_streams=args.max_streams, retry_after=args.retry_after,
-                            catalog=served, words=args.words, offline=args.offline)
+                            catalog=served, words=args.words, offline=args.offline,
+                            auth=not args.no_auth)
     except InvalidRequest as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -107,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     speaks = "" if emulator.dialect == DASHSCOPE else f", speaking {emulator.dialect}"
     served = f", serving {len(emulator.recordings)} recordings" if len(emulator.recordings) else ""
     print(f"omni_magic emulator listening on {url}{speaks}{served}", flush=True)
+    # It holds no key of its own, so there is nothing secret to print: any token does.
+    print("No API key needed (--no-auth): requests without one are answered too." if args.no_auth else
+          "Send any API key, as the service wants one: `Authorization: Bearer any-key`, or "
+          f"OpenAI(base_url=\"{url}\", api_key=\"any-key\"). --no-auth accepts none.",
+          flush=True)
     try:
         while not stop.wait(0.5):
             pass

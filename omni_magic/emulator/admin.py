@@ -1,8 +1,13 @@
 """The emulator's own endpoints under ``/_emulator``: what it counted, and faults queued for the
-next requests (``faults.py``). The service has nothing like them; a test or a user drives them."""
+next requests (``faults.py``). The service has nothing like them; a test or a user drives them.
+
+They need no API key, because they are the emulator's own and not the service's, but they answer
+loopback peers only: an emulator exposed with ``--allow-remote`` does not let the network queue
+faults or read its counts."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -10,6 +15,16 @@ from .faults import Fault, FaultQueue, FaultSpecError
 from .tally import Tally
 
 ADMIN = "/_emulator"
+
+
+def admin_open(peer: str) -> bool:
+    """Whether a client at ``peer`` (its IP address) may use the admin routes: loopback only."""
+    try:
+        address = ipaddress.ip_address(peer.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack socket
+    return (mapped or address).is_loopback
 
 
 def stats(tally: Tally, faults: FaultQueue) -> dict[str, int]:

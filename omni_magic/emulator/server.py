@@ -3,13 +3,17 @@
 Paths mirror DashScope (``/compatible-mode/v1/...``) and OpenAI (``/v1/...``)
 so any client configured with ``{base_url}/chat/completions`` works. With
 ``dialect="vllm-omni"`` it reads requests and streams answers as vllm-omni does
-(``vllm.py``) and lists its models as vLLM's. The
-``Authorization`` header is accepted whatever it holds and never read further:
-the emulator has no accounts, and a key must never reach a log.
+(``vllm.py``) and lists its models as vLLM's.
+
+Like the service, chat and ``/models`` need ``Authorization: Bearer <key>``; without one
+they get the service's 401 ``invalid_api_key``. An emulator given ``api_key`` accepts that
+key only (the embedded one gets a random key its client sends); without one, any non-empty
+token; with ``auth=False``, anything. The key is compared, never logged or echoed.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import socket
 import sys
@@ -22,9 +26,10 @@ from typing import Any
 
 from .. import catalog as catalogs
 from .. import dialects
+from ..backend import Secret
 from ..catalog import Catalog, Model
 from ..recording import Recording, Recordings
-from .admin import ADMIN, queue_fault, stats
+from .admin import ADMIN, admin_open, queue_fault, stats
 from .dialect import Dialect, for_name
 from .errors import Rejected
 from .faults import HEADER, NOT_A_STREAM, Fault, FaultQueue, FaultSpecError, InStream, not_a_stream
@@ -48,7 +53,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], pacing: Pacing, tally: Tally,
                  faults: FaultQueue, recordings: Recordings, limit: Limit,
                  dialect: Dialect, catalog: Catalog | None = None,
-                 words: int | None = None, fetcher: Fetcher | None = None) -> None:
+                 words: int | None = None, fetcher: Fetcher | None = None,
+                 auth: bool = True, api_key: Secret | None = None) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.pacing = pacing
         self.catalog = catalog or catalogs.default()
@@ -59,6 +65,8 @@ class _Server(ThreadingHTTPServer):
         self.limit = limit
         self.words = words  # every answer this long (markdown.py); X-Omni-Words overrides
         self.fetcher = fetcher or Fetcher()  # media by URL (fetch.py)
+        self.auth = auth
+        self.api_key = api_key  # None: any non-empty Bearer token is accepted
         self.stopping = threading.Event()  # wakes stalled streams when the server stops
         self.lock = threading.Lock()
         # Open connections and the threads serving them, so stop() can end both.
@@ -99,9 +107,38 @@ class _Handler(BaseHTTPRequestHandler):
                 return path[len(prefix):]
         return None
 
+    def _authorized(self) -> bool:
+        """The service's check: a non-empty Bearer token, and this emulator's key if it has one."""
+        if not self.server.auth:
+            return True
+        scheme, _, token = (self.headers.get("Authorization") or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return False
+        key = self.server.api_key
+        return key is None or hmac.compare_digest(token.encode(), key.reveal().encode())
+
+    def _unauthorized(self) -> None:
+        uid = str(uuid.uuid4())
+        refusal = Fault("401").refusal  # the service's wording, shared with the injected fault
+        assert refusal is not None
+        self._json(refusal.status, self._error_body(refusal, uid), {}, uid)
+
+    def _admin(self) -> bool:
+        """An admin route for this peer; else the answer (403) is sent and False returned."""
+        if admin_open(self.client_address[0]):
+            return True
+        uid = str(uuid.uuid4())
+        self._json(403, self._error_body(Rejected(403, "AccessDenied", f"{ADMIN} answers "
+                                         "loopback clients only."), uid), {}, uid)
+        return False
+
     def do_GET(self) -> None:
         if self.path.rstrip("/") == f"{ADMIN}/stats":
-            self._json(200, stats(self.server.tally, self.server.faults))
+            if self._admin():
+                self._json(200, stats(self.server.tally, self.server.faults))
+        elif self._route() == "/models" and not self._authorized():
+            self._unauthorized()
         elif self._route() == "/models":
             owner = self.server.dialect.owned_by
             data = [{"id": m.id, "object": "model", "created": 0, "owned_by": owner}
@@ -112,8 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         if self.path.rstrip("/") == f"{ADMIN}/faults":
-            self.server.faults.clear()
-            self._json(200, {"faults_queued": 0})
+            if self._admin():
+                self.server.faults.clear()
+                self._json(200, {"faults_queued": 0})
         else:
             self._not_found()
 
@@ -121,14 +159,18 @@ class _Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length", "0")
         raw = self.rfile.read(int(length)) if length.isdigit() else b""
         if self.path.rstrip("/") == f"{ADMIN}/faults":
-            self._json(*queue_fault(self.server.faults, raw))
+            if self._admin():
+                self._json(*queue_fault(self.server.faults, raw))
             return
         if self._route() != "/chat/completions":
             self._not_found()
             return
         self.server.tally.requests.add()
         if self.headers.get("Authorization"):
-            self.server.tally.authorized.add()  # counted, never read: the emulator keeps no keys
+            self.server.tally.authorized.add()  # counted; the key is only compared, never kept
+        if not self._authorized():
+            self._unauthorized()  # before throttling, as the service checks the key first
+            return
         uid = str(uuid.uuid4())
         if not self.server.limit.enter():
             self.server.tally.throttled.add()
@@ -278,7 +320,8 @@ class Emulator:
                  recordings: str | Path | None = None, replay_speed: float = 1.0,
                  max_streams: int | None = None, retry_after: float = 1.0,
                  dialect: str = dialects.DASHSCOPE, catalog: Catalog | None = None,
-                 words: int | None = None, offline: bool = False) -> None:
+                 words: int | None = None, offline: bool = False,
+                 api_key: str | Secret | None = None, auth: bool = True) -> None:
         """``recordings``: a recording file or a folder of them; a request whose body matches
         one byte for byte gets it back at ``replay_speed`` (1: as recorded; ``inf``: at once).
         ``max_streams``: answers at once; a request beyond them gets 429 with ``Retry-After``.
@@ -286,11 +329,16 @@ class Emulator:
         answers the way vllm-omni does, and list the models as vLLM's.
         ``catalog``: the models it serves and their rules (default: the shipped catalog).
         ``words``: every answer about this long, in sample Markdown (markdown.py).
-        ``offline``: media URLs are fetched from loopback hosts only (fetch.py)."""
+        ``offline``: media URLs are fetched from loopback hosts only (fetch.py).
+        ``api_key``: the one Bearer token accepted (None: any non-empty one); ``auth=False``
+        accepts requests without any, as a server with no keys does."""
         self.host = host
         self.words = check_words(words)
         self.catalog = catalog
         self.offline = offline
+        self.auth = auth
+        # A Secret: it never shows in a repr, a traceback's locals or vars().
+        self._key = api_key if isinstance(api_key, Secret) else Secret(api_key) if api_key else None
         self._dialect = for_name(dialect)
         self.dialect = self._dialect.name
         self._port = port
@@ -319,7 +367,7 @@ class Emulator:
 
     @property
     def authorized_count(self) -> int:
-        """Requests that carried an Authorization header (its value is never looked at)."""
+        """Requests that carried an Authorization header, accepted or not."""
         return self._tally.authorized.value
 
     @property
@@ -345,7 +393,7 @@ class Emulator:
         if self._server is None:
             self._server = _Server((self.host, self._port), self.pacing, self._tally, self.faults,
                                    self.recordings, self._limit, self._dialect, self.catalog,
-                                   self.words, Fetcher(offline=self.offline))
+                                   self.words, Fetcher(offline=self.offline), self.auth, self._key)
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                             name="omni-emulator", daemon=True)
             self._thread.start()

@@ -15,7 +15,7 @@ FILES = 200
 
 @pytest.fixture
 def emulator():
-    with Emulator(pacing=Pacing(first_token=0.08, per_chunk=0.0)) as server:
+    with Emulator(auth=False, pacing=Pacing(first_token=0.08, per_chunk=0.0)) as server:
         yield server
 
 

@@ -22,7 +22,7 @@ LONG_PROMPT = "Tell me everything about " + "the history of notebooks, " * 8
 
 @pytest.fixture
 def emulator():
-    with Emulator(pacing=Pacing(first_token=0.05, per_chunk=0.08)) as server:
+    with Emulator(auth=False, pacing=Pacing(first_token=0.05, per_chunk=0.08)) as server:
         yield server
 
 

@@ -71,7 +71,7 @@ def emulator():
 @pytest.fixture(scope="module")
 def full(emulator) -> OmniResponse:
     """The answer with no fault: what every partial answer must be the start of."""
-    with OmniClient(base_url=emulator.base_url) as client:
+    with OmniClient(base_url=emulator.base_url, api_key=CANARY) as client:
         return client.chat(PROMPT)
 
 
@@ -174,7 +174,8 @@ def test_leaving_streams_early_frees_the_connection_for_the_next_request(emulato
 
 
 @pytest.fixture
-def shell(ip, emulator):
+def shell(ip, emulator, monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", CANARY)  # ip unsets it, after canary set it
     ip.run_line_magic("config", f"OmniMagics.base_url = {emulator.base_url!r}")
     ip.run_line_magic("config", f"OmniMagics.timeout = {READ_TIMEOUT}")
     return ip
