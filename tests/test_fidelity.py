@@ -169,9 +169,10 @@ def run_sample(emu, media_url, stand_ins, tmp_path, monkeypatch):
 
 
 def _text_tokens(request: dict[str, Any]) -> int:
-    """The documented prompt's text: each message in Qwen's chat template, plus the hidden
+    """The documented prompt's text: each message in Qwen's chat template and the answer's
+    opening, plus the hidden
     system prompt the service adds when speech is asked for (issue 17, item 5)."""
-    total = 0
+    total = tokens.REPLY_OVERHEAD  # the answer's opening, once per request
     for message in request["messages"]:
         content = message["content"]
         text = content if isinstance(content, str) else "\n".join(

@@ -65,7 +65,7 @@ def summarize(body: dict[str, Any], model: Model, dialect: Dialect,
     fetcher = fetcher or Fetcher()
     messages = body["messages"]
     hi_res = body.get("vl_high_resolution_images") is True and model.family.hi_res
-    text_tokens = 0
+    text_tokens = tokens.REPLY_OVERHEAD  # the answer's opening, once per request
     media: dict[str, int] = {}
     uncounted = False
     last_user: tuple[str, tuple[Attachment, ...]] = ("", ())
