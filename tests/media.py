@@ -2,13 +2,18 @@
 
 Import them: ``from media import png, wav, mp4``. Images come from Pillow, wav/flac from
 soundfile, mp3/m4a/mp4 from PyAV (the ``video`` extra); ``needs_av`` and ``needs_mp3``
-skip a test with a reason when PyAV or its mp3 encoder is missing.
+skip a test with a reason when PyAV or its mp3 encoder is missing. ``served(files)`` puts
+media on a loopback HTTP server, for media passed by URL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
+from collections.abc import Iterator, Mapping
 from fractions import Fraction
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -176,3 +181,38 @@ def mp4(
         if sound is not None:
             _encode_tone(container, sound, seconds)
     return buf.getvalue()
+
+
+@contextlib.contextmanager
+def served(files: Mapping[str, tuple[str, bytes]],
+           redirects: Mapping[str, str] | None = None) -> Iterator[str]:
+    """A loopback HTTP server answering each path of ``files`` with its (MIME type, bytes),
+    each path of ``redirects`` with a 302 to its location, anything else with a 404; yields
+    its base URL (``http://127.0.0.1:PORT``)."""
+    moved = dict(redirects or {})
+
+    class Media(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path in moved:
+                self.send_response(302)
+                self.send_header("Location", moved[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            mime, data = files.get(self.path, ("text/plain", b"not found"))
+            self.send_response(200 if self.path in files else 404)
+            self.send_header("Content-Type", mime)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Media)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -8,9 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -22,49 +20,27 @@ from omni_magic.emulator.__main__ import _parser
 from omni_magic.emulator.errors import Rejected
 from omni_magic.emulator.fetch import Fetcher
 
-from media import png, wav
+from media import png, served, wav
 
 FLASH = "qwen3-omni-flash"
 KEY = "sk-fetch-test-0123456789"
 PNG = png(640, 480)
 WAV = wav(2.5)
-FILES: dict[str, tuple[int, str, bytes]] = {
-    "/cat.png": (200, "image/png", PNG),
-    "/small.png": (200, "image/png", png(64, 48)),
-    "/clip.wav": (200, "audio/wav", WAV),
-    "/notes.txt": (200, "text/plain", b"just some words, not a picture at all\n" * 4),
-    "/big.png": (200, "image/png", PNG + b"\0" * 5000),
-    "/tiny.png": (200, "image/png", png(5, 5)),
+FILES: dict[str, tuple[str, bytes]] = {
+    "/cat.png": ("image/png", PNG),
+    "/small.png": ("image/png", png(64, 48)),
+    "/clip.wav": ("audio/wav", WAV),
+    "/notes.txt": ("text/plain", b"just some words, not a picture at all\n" * 4),
+    "/big.png": ("image/png", PNG + b"\0" * 5000),
+    "/tiny.png": ("image/png", png(5, 5)),
 }
-
-
-class _Media(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.path == "/away.png":  # a redirect off loopback
-            self.send_response(302)
-            self.send_header("Location", "http://example.invalid/cat.png")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        status, mime, data = FILES.get(self.path, (404, "text/plain", b"not found"))
-        self.send_response(status)
-        self.send_header("Content-Type", mime)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
 def files() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Media)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    # /away.png: a redirect off loopback
+    with served(FILES, {"/away.png": "http://example.invalid/cat.png"}) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,8 @@ prompt_tokens_details per modality is computed from those measurements with omni
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import fidelity_samples as doc
@@ -37,7 +35,7 @@ from openai.resources.chat.completions import Completions
 from omni_magic import probe, tokens
 from omni_magic.emulator import Emulator, Pacing
 
-from media import jpeg, mp3, mp4, needs_av, needs_mp3, png, wav
+from media import jpeg, mp3, mp4, needs_av, needs_mp3, png, served, wav
 
 MODEL = "qwen3-omni-flash"
 KEY = "sk-fidelity-test-0123456789"
@@ -87,26 +85,8 @@ def stand_ins() -> dict[str, StandIn]:
 @pytest.fixture(scope="module")
 def media_url(stand_ins: dict[str, StandIn]) -> Iterator[str]:
     """A loopback server answering the documented media paths with the stand-ins."""
-
-    class Media(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            item = stand_ins.get(self.path)
-            status, mime, data = (200, item.mime, item.data) if item else (404, "text/plain", b"no")
-            self.send_response(status)
-            self.send_header("Content-Type", mime)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Media)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with served({path: (item.mime, item.data) for path, item in stand_ins.items()}) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

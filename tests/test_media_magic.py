@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import numpy as np
 import pytest
 from IPython.utils.capture import capture_output
@@ -67,27 +64,9 @@ def test_images_by_path_and_from_the_namespace(ip, tmp_path):
 
 def test_an_image_url_passes_through_untouched(ip):
     # Served on loopback: the emulator fetches media by URL, as the service does.
-    picture = media.jpeg(64, 48)
-
-    class Serve(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(picture)))
-            self.end_headers()
-            self.wfile.write(picture)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Serve)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/dog_and_girl.jpeg"
-    try:
+    with media.served({"/dog_and_girl.jpeg": ("image/jpeg", media.jpeg(64, 48))}) as base:
+        url = f"{base}/dog_and_girl.jpeg"
         reply, _ = ask(ip, f"-i {url}")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert sent_parts(reply)[0] == {"type": "image_url", "image_url": {"url": url}}
     assert "64x48" in reply.text  # fetched and measured by the emulator
 
