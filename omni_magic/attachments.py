@@ -120,6 +120,7 @@ class Attachment:
     source: Any
     name: str | None = None
     rate: int | None = None
+    note: str | None = None  # what was done to it on the way (--fit), said once
     _local: list[InlineData | str] | None = field(default=None, init=False, repr=False)
     _info: list[MediaInfo | None] | None = field(default=None, init=False, repr=False)
 
@@ -194,7 +195,9 @@ class Attachment:
 
     @property
     def notes(self) -> list[str]:
-        """What was done to the media on the way (a HEIC photo sent as JPEG), said once."""
+        """What was done to the media on the way (a HEIC photo sent as JPEG, --fit), said once."""
+        if self.note:
+            return [self.note]
         return [item.note for item in self.items() if isinstance(item, InlineData) and item.note]
 
     def check(self, model: Model) -> list[str]:

@@ -105,7 +105,8 @@ def check_audio(info: MediaInfo, name: str, family: Family) -> list[str]:
     100 MB, 20 min; Turbo: 10 MB, 3 min)."""
     return _check_timed(info, name, family, family.limits.audio, "audio files",
                         "Compress it (for example to mp3 at 64 kbit/s) or trim it.",
-                        "or split it across several cells.")
+                        "or ask of each part of it with --segments auto (the cell's prompt, once per "
+                        "window the model takes).")
 
 
 def check_video(info: MediaInfo, name: str, family: Family) -> list[str]:
@@ -113,7 +114,8 @@ def check_video(info: MediaInfo, name: str, family: Family) -> list[str]:
     2 h; Qwen3-Omni-Flash: 256 MB, 150 s; Turbo: 150 MB, 40 s)."""
     return _check_timed(info, name, family, family.limits.video, "video files",
                         "Re-encode it at a lower resolution or bitrate, trim it, or pass frames "
-                        "with --frames.", "or pass frames with --frames.")
+                        "with --frames.", "or ask of each part of it with --segments auto (the cell's "
+                        "prompt, once per window the model takes), or pass frames with --frames.")
 
 
 def _check_timed(info: MediaInfo, name: str, family: Family, media: MediaLimits, what: str,

@@ -15,6 +15,7 @@ from .attachments import Attachment, InlineData
 from .body import check_text
 from .catalog import Catalog, Family, Model
 from .errors import InvalidRequest
+from .fit import fit_media
 from .history import EarlierMedia, check_history_media, earlier, go_on, media_as_text
 from .measure import PART_MODALITY, measure_media
 
@@ -39,6 +40,7 @@ class ChatRequest:
     thinking: bool
     estimate: tokens.TokenEstimate = field(default_factory=tokens.TokenEstimate)
     user_message: dict[str, Any] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)  # as sent (--fit transforms them)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was decided for the user, said once
     dialect: str = dialects.DASHSCOPE  # the server's dialect the body is written in
@@ -65,6 +67,7 @@ def build_request(
     earlier_media: Sequence[EarlierMedia] = (),
     dialect: str = dialects.DASHSCOPE,
     catalog: Catalog | None = None,
+    fit: bool = False,
     **extra: Any,
 ) -> ChatRequest:
     """Check the combination and return the body. Raises InvalidRequest naming the fix.
@@ -83,6 +86,10 @@ def build_request(
     user turns, checked and counted again for this model (they are sent again; see history.py).
     ``history_media`` "text" sends those turns with each media part replaced by a short text
     saying what was there.
+
+    ``fit`` transforms a local file that breaks a limit a transformation can cure (see fit.py)
+    instead of refusing it; the estimate is made on what is sent. A frame list of one video
+    file is always turned into the frames the service would sample.
     """
     check_text(prompt, "The prompt")  # a lone surrogate, refused by name before anything else
     check_text(system, "The system message")
@@ -116,6 +123,10 @@ def build_request(
     # check_parts, stays the model's rule on every server.)
     strict = dashscope and not vllm
     family = info.family if info is not None else None
+    # The kinds first, so a bad combination is refused before any file is read or transformed.
+    check_parts([_PART_TYPE[a.kind] for a in attachments], "This message", family)
+    attachments = fit_media(attachments, info or catalog.resolve(catalogs.DEFAULT_MODEL), hi_res,
+                            apply=fit, check=strict and info is not None)
 
     user = user_message(prompt, attachments, dialect, family)
     messages: list[dict[str, Any]] = []
@@ -166,7 +177,7 @@ def build_request(
         )
     return ChatRequest(
         body=body, model=model_id, audio=out.audio, voice=out.voice, thinking=out.thinking,
-        estimate=est, user_message=user, warnings=warnings,
+        estimate=est, user_message=user, attachments=list(attachments), warnings=warnings,
         notes=out.notes + [note for a in attachments for note in a.notes], dialect=dialect,
     )
 

@@ -163,14 +163,22 @@ def image_tokens(width: int, height: int, model: ModelLike = DEFAULT_MODEL, *,
     scaled to MIN_TOKENS..1280 blocks (16384 with ``vl_high_resolution_images``, ``hi_res``);
     +2 for the vision delimiters. MIN_TOKENS is 24 for Qwen3.5/3.8-Omni, 4 for the others.
     """
+    w_bar, h_bar = image_size(width, height, model, hi_res=hi_res)
+    factor = model_of(model).family.tokens.image_factor
+    return int(h_bar * w_bar / (factor * factor)) + 2
+
+
+def image_size(width: int, height: int, model: ModelLike = DEFAULT_MODEL, *,
+               hi_res: bool = False) -> tuple[int, int]:
+    """(width, height) the service resizes an image to: the most pixels the model uses for it
+    (``smart_resize`` with the family's bounds), each side a multiple of its factor."""
     _positive(width=width, height=height)
-    width, height = int(width), int(height)
     rules = model_of(model).family.tokens
     factor = rules.image_factor
     cap = rules.image_max_tokens_hi_res if hi_res and rules.image_max_tokens_hi_res else rules.image_max_tokens
-    h_bar, w_bar = _fit(height, width, factor, rules.image_min_tokens * factor * factor,
+    h_bar, w_bar = _fit(int(height), int(width), factor, rules.image_min_tokens * factor * factor,
                         cap * factor * factor)
-    return int(h_bar * w_bar / (factor * factor)) + 2
+    return w_bar, h_bar
 
 
 def image_method(model: ModelLike = DEFAULT_MODEL, *, hi_res: bool = False) -> str:
@@ -250,6 +258,19 @@ def _resize(height: int, width: int, nframes: int, model: Model) -> tuple[int, i
             f"the service accepts at most {MAX_RATIO}:1. Crop or pad the frames."
         )
     return _fit(height, width, rules.image_factor, min_pixels, max_pixels)
+
+
+def sampled_frames(total_frames: int, fps: float, model: ModelLike = DEFAULT_MODEL) -> int:
+    """How many frames the service samples from a video file (``smart_nframes``)."""
+    rules = model_of(model).family.tokens
+    return _nframes(int(total_frames), float(fps), rules.fps_min_frames, rules.fps_max_frames)
+
+
+def frame_size(width: int, height: int, nframes: int, model: ModelLike = DEFAULT_MODEL) -> tuple[int, int]:
+    """(width, height) the service resizes each of ``nframes`` sampled frames to."""
+    _positive(width=width, height=height)
+    h_bar, w_bar = _resize(int(height), int(width), nframes, model_of(model))
+    return w_bar, h_bar
 
 
 def video_tokens(width: int, height: int, total_frames: int, fps: float,

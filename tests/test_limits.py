@@ -249,7 +249,8 @@ def test_video_151_s_on_flash_is_refused():
         check_video(clip, "clip.mp4", FLASH)
     assert str(err.value) == (
         "clip.mp4 lasts 151.0 s; Qwen3-Omni-Flash takes video files up to 150 s (2.5 min). "
-        "Trim it to 150 s, or pass frames with --frames."
+        "Trim it to 150 s, or ask of each part of it with --segments auto (the cell's "
+        "prompt, once per window the model takes), or pass frames with --frames."
     )
     assert check_video(clip, "clip.mp4", PLUS) == []
 
@@ -277,7 +278,8 @@ def test_video_seconds_edge(key):
     minutes = f" ({limit / 60:g} min)" if limit >= 120 else ""
     assert str(err.value) == (
         f"clip.mp4 lasts {limit + 0.5:.1f} s; {label} takes video files up to {limit} s{minutes}. "
-        f"Trim it to {limit} s, or pass frames with --frames."
+        f"Trim it to {limit} s, or ask of each part of it with --segments auto (the cell's "
+        "prompt, once per window the model takes), or pass frames with --frames."
     )
 
 
@@ -332,7 +334,8 @@ def test_audio_180_and_181_s_on_turbo():
         check_audio(long, "talk.wav", TURBO)
     assert str(err.value) == (
         "talk.wav lasts 181.0 s; Qwen-Omni-Turbo takes audio files up to 180 s (3 min). "
-        "Trim it to 180 s, or split it across several cells."
+        "Trim it to 180 s, or ask of each part of it with --segments auto (the cell's "
+        "prompt, once per window the model takes)."
     )
     assert check_audio(long, "talk.wav", FLASH) == []
 
@@ -346,7 +349,8 @@ def test_audio_seconds_edge(key):
         check_audio(audio(limit + 0.5), "talk.wav", family)
     assert str(err.value) == (
         f"talk.wav lasts {limit + 0.5:.1f} s; {label} takes audio files up to {limit} s "
-        f"({limit / 60:g} min). Trim it to {limit} s, or split it across several cells."
+        f"({limit / 60:g} min). Trim it to {limit} s, or ask of each part of it with --segments auto (the cell's "
+        "prompt, once per window the model takes)."
     )
 
 
