@@ -186,10 +186,10 @@ class Attachment:
                     infos.append(None)
                 elif self.kind == "video":
                     infos.append(probe.probe_video(item.path or item.data, item.name))
-                elif self.kind == "audio":
-                    infos.append(probe.probe_audio(item.read(), item.name))
+                elif self.kind == "audio":  # from the path: a long recording is never read whole
+                    infos.append(probe.probe_audio(item.path or item.data, item.name))
                 else:
-                    infos.append(probe.probe_image(item.read(), item.name))
+                    infos.append(probe.probe_image(item.path or item.data, item.name))
             self._info = infos
         return self._info
 

@@ -177,6 +177,25 @@ def _head(path: str | Path | None) -> bytes:
         return b""
 
 
+# Bytes already in memory, or a local path: a path is opened by the decoders themselves, so a
+# 2 GB video or a 2-hour WAV is measured without being read into memory.
+Source = Union[bytes, bytearray, memoryview, str, Path]
+
+
+def _source(data_or_path: Source, name: str) -> tuple[bytes, int, bytes | str]:
+    """(the first bytes, the size, what the decoders open: the bytes or the path)."""
+    if isinstance(data_or_path, (bytes, bytearray, memoryview)):
+        data = bytes(data_or_path)
+        return data[:HEAD_BYTES], len(data), data
+    path = Path(data_or_path)
+    try:
+        nbytes = path.stat().st_size
+        with path.open("rb") as handle:
+            return handle.read(HEAD_BYTES), nbytes, str(path)
+    except OSError as exc:
+        raise InvalidRequest(f"Cannot read {name}: {exc.strerror or exc}. Check the path.") from None
+
+
 def _mislabelled(name: str, wanted: str, found: tuple[str, str]) -> InvalidRequest:
     kind, fmt = found
     return InvalidRequest(
@@ -187,9 +206,11 @@ def _mislabelled(name: str, wanted: str, found: tuple[str, str]) -> InvalidReque
 
 # --- images ------------------------------------------------------------------------------
 
-def probe_image(data: bytes, name: str) -> MediaInfo:
-    """Size and format of an encoded image; InvalidRequest when Pillow cannot read it."""
-    found = sniff(data)
+def probe_image(data_or_path: Source, name: str) -> MediaInfo:
+    """Size and format of an encoded image (bytes or a local path); InvalidRequest when
+    Pillow cannot read it."""
+    head, nbytes, data = _source(data_or_path, name)
+    found = sniff(head)
     if found and found[0] != "image":
         raise _mislabelled(name, "an image", found)
     if found == ("image", "heic"):
@@ -197,7 +218,7 @@ def probe_image(data: bytes, name: str) -> MediaInfo:
     from PIL import Image  # lazy: Pillow is heavy
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with Image.open(whole.readable(data)) as im:
             width, height = im.size
             fmt = (im.format or "").lower() or None
             # verify() walks the file (PNG chunk CRCs, ...) without decoding every pixel.
@@ -216,7 +237,7 @@ def probe_image(data: bytes, name: str) -> MediaInfo:
     if fmt == "mpo":  # a JPEG with extra pictures (phone cameras): the service sees a JPEG
         fmt = "jpeg"
     mime = MIMES.get(fmt or "") or Image.MIME.get((fmt or "").upper())
-    return MediaInfo("image", len(data), fmt, mime, width=width, height=height)
+    return MediaInfo("image", nbytes, fmt, mime, width=width, height=height)
 
 
 # --- audio -------------------------------------------------------------------------------
@@ -224,9 +245,11 @@ def probe_image(data: bytes, name: str) -> MediaInfo:
 _SF_FORMATS = {"wavex": "wav", "rf64": "wav", "w64": "wav", "mpeg": "mp3", "aiff": "aiff"}
 
 
-def probe_audio(data: bytes, name: str) -> MediaInfo:
-    """Duration and real format of an audio file; InvalidRequest naming the file otherwise."""
-    found = sniff(data)
+def probe_audio(data_or_path: Source, name: str) -> MediaInfo:
+    """Duration and real format of an audio file (bytes or a local path); InvalidRequest
+    naming the file otherwise."""
+    head, nbytes, data = _source(data_or_path, name)
+    found = sniff(head)
     if found and found[0] == "image":
         raise _mislabelled(name, "audio", found)
     measured = _soundfile_seconds(data)
@@ -234,7 +257,7 @@ def probe_audio(data: bytes, name: str) -> MediaInfo:
         sf_format, seconds = measured
         whole.check_soundfile(data, name)
         fmt = found[1] if found else _SF_FORMATS.get(sf_format.lower(), sf_format.lower())
-        return MediaInfo("audio", len(data), fmt, MIMES.get(fmt), seconds=seconds)
+        return MediaInfo("audio", nbytes, fmt, MIMES.get(fmt), seconds=seconds)
     try:
         import av  # lazy, optional: the video extra
     except ImportError:
@@ -250,15 +273,15 @@ def probe_audio(data: bytes, name: str) -> MediaInfo:
             f"{name} is not audio soundfile can read. If it is mp3/m4a/aac, install the video "
             f"extra: {VIDEO_EXTRA} (PyAV) to read its duration; otherwise check the file."
         ) from None
-    return _av_audio(av, data, name, found)
+    return _av_audio(av, data, nbytes, name, found)
 
 
-def _soundfile_seconds(data: bytes) -> tuple[str, float] | None:
+def _soundfile_seconds(data: bytes | str) -> tuple[str, float] | None:
     """(soundfile's format name, seconds), or None when soundfile cannot read the data."""
     import soundfile as sf  # lazy: loads libsndfile
 
     try:
-        info = sf.info(io.BytesIO(data))
+        info = sf.info(whole.readable(data))
     except Exception:  # LibsndfileError (a RuntimeError), TypeError on odd headers, ...
         return None
     if not info.samplerate or not 0 <= info.frames < 2**62:  # huge: length unknown
@@ -266,8 +289,9 @@ def _soundfile_seconds(data: bytes) -> tuple[str, float] | None:
     return info.format, info.frames / info.samplerate
 
 
-def _av_audio(av: Any, data: bytes, name: str, found: tuple[str, str] | None) -> MediaInfo:
-    container = _av_open(av, io.BytesIO(data), name, "audio")
+def _av_audio(av: Any, data: bytes | str, nbytes: int, name: str,
+              found: tuple[str, str] | None) -> MediaInfo:
+    container = _av_open(av, whole.readable(data), name, "audio")
     try:
         if not container.streams.audio:
             if container.streams.video:
@@ -293,7 +317,7 @@ def _av_audio(av: Any, data: bytes, name: str, found: tuple[str, str] | None) ->
         raise InvalidRequest(f"{name} is not audio PyAV can read ({_reason(exc)}).") from None
     finally:
         container.close()
-    return MediaInfo("audio", len(data), fmt, MIMES.get(fmt), seconds=seconds)
+    return MediaInfo("audio", nbytes, fmt, MIMES.get(fmt), seconds=seconds)
 
 
 _ATTACHED_PIC = 0x400  # AV_DISPOSITION_ATTACHED_PIC: album art, not a picture track
@@ -310,25 +334,9 @@ def _only_cover_art(container: Any) -> bool:
 
 # --- video -------------------------------------------------------------------------------
 
-VideoSource = Union[bytes, bytearray, str, Path]
-
-
-def probe_video(data_or_path: VideoSource, name: str) -> MediaInfo:
+def probe_video(data_or_path: Source, name: str) -> MediaInfo:
     """Pixels, frames, fps, seconds and sound track of a video file (bytes or a local path)."""
-    if isinstance(data_or_path, (bytes, bytearray, memoryview)):
-        data = bytes(data_or_path)
-        head, nbytes, source = data[:512], len(data), io.BytesIO(data)
-    else:
-        path = Path(data_or_path)
-        try:
-            nbytes = path.stat().st_size
-            with path.open("rb") as f:
-                head = f.read(512)
-        except OSError as exc:
-            raise InvalidRequest(
-                f"Cannot read {name}: {exc.strerror or exc}. Check the path."
-            ) from None
-        source = str(path)  # PyAV reads the file itself: nothing is loaded into memory
+    head, nbytes, data = _source(data_or_path, name)
     found = sniff(head)
     if found and found[0] == "image":
         raise _mislabelled(name, "a video", found)
@@ -338,7 +346,7 @@ def probe_video(data_or_path: VideoSource, name: str) -> MediaInfo:
         raise InvalidRequest(
             f"Reading video needs PyAV: {VIDEO_EXTRA} (needed to measure {name})."
         ) from None
-    container = _av_open(av, source, name, "video")
+    container = _av_open(av, whole.readable(data), name, "video")
     try:
         video = [s for s in container.streams.video if not _is_cover(s)]
         if not video:

@@ -13,6 +13,7 @@ Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` is left False (its default): Pillow
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 from .errors import InvalidRequest
@@ -37,16 +38,22 @@ def reason(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def readable(source: bytes | str | Path) -> Any:
+    """What a decoder opens: bytes wrapped as a file, or the path, which the decoder reads
+    piece by piece itself (a long recording is never loaded whole)."""
+    return io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else str(source)
+
+
 def incomplete(name: str, what: str) -> InvalidRequest:
     return InvalidRequest(f"{name} is incomplete or damaged: {what}. {FIX}")
 
 
-def check_image(data: bytes, name: str) -> None:
+def check_image(data: bytes | str | Path, name: str) -> None:
     """Decode the first picture to its last byte; InvalidRequest when the data ends early."""
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(readable(data)) as image:
             if image.format in ("JPEG", "MPO"):
                 # libjpeg reads the whole stream but keeps 1/64 of the pixels.
                 image.draft(None, (max(1, image.width // 8), max(1, image.height // 8)))
@@ -57,7 +64,7 @@ def check_image(data: bytes, name: str) -> None:
         raise incomplete(name, f"its picture could not be decoded to the end ({reason(exc)})") from None
 
 
-def check_soundfile(data: bytes, name: str) -> None:
+def check_soundfile(data: bytes | str | Path, name: str) -> None:
     """Read the last samples the header promises (flac, mp3, ogg): a file cut short has none.
 
     A WAV cut short is left alone: libsndfile counts the samples that are there, so it is
@@ -65,7 +72,7 @@ def check_soundfile(data: bytes, name: str) -> None:
     import soundfile as sf
 
     try:
-        with sf.SoundFile(io.BytesIO(data)) as sound:
+        with sf.SoundFile(readable(data)) as sound:
             if sound.format == "WAV" or sound.frames <= 0:
                 return
             want = min(sound.frames, TAIL_FRAMES)
