@@ -34,6 +34,8 @@ MP3_KBPS = (64, 48, 40, 32, 24, 16, 8)  # MPEG-2 Layer III bitrates at 16 kHz, h
 MARGIN = 0.95  # of a cap: container overhead and the encoder's overshoot stay under it
 MIN_FRAME_BYTES = 6_000  # below this much H.264 per sampled frame, a frame list says more
 TRIES = 3  # encodes of one video at falling bitrates before it goes as a frame list
+VIDEO_SLACK = 16_384  # bytes of an MP4's boxes
+MAX_VIDEO_KBPS = 4_000  # with room to spare: plenty for frames of the size the service uses
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,27 @@ class Sampling:
         return cls(transcode.sample_times(start, end, nframes), size)
 
 
+def picture_budget(cap: float, seconds: float, sound: bool) -> float:
+    """Bytes left for the picture of ``seconds`` of video under ``cap``: less the MP4's boxes and,
+    with ``sound``, its AAC track (with the encoder's overshoot)."""
+    return cap - VIDEO_SLACK - (transcode.AAC_KBPS * 125 * 1.05 * seconds if sound else 0.0)
+
+
+def encode_video(source: object, name: str, sampling: Sampling, cap: float, sound: bool,
+                 seconds: float, span: transcode.Span | None = None) -> bytes | None:
+    """The sampled frames (and the sound in ``span``, which lasts ``seconds``) as an MP4 under
+    ``cap`` bytes, at the bitrate the budget allows, lower on each of TRIES tries; None when
+    none fits."""
+    kbps = int(min(picture_budget(cap, seconds, sound) * 8 / seconds / 1000, MAX_VIDEO_KBPS))
+    for _ in range(TRIES):
+        data = transcode.mp4(source, name, size=sampling.size, times=sampling.times, kbps=kbps,
+                             sound=sound, span=span or transcode.Span())
+        if len(data) <= cap:
+            return data
+        kbps = int(kbps * 0.7)
+    return None
+
+
 def video_cure(attachment: Attachment, model: Model) -> Cure | None:
     """Re-encode a video over the size or inline cap as the frames the service samples, with its
     sound; or turn it into a frame list when the picture would get too few bytes."""
@@ -211,16 +234,14 @@ def video_cure(attachment: Attachment, model: Model) -> Cure | None:
         sampling = Sampling.of(source, name, info.width, info.height, info.fps, 0.0, info.seconds, model)
     except InvalidRequest:
         return None  # the sampler's own refusal (too short, too skewed) stands
-    budget = raw_cap(media) * MARGIN - 16_384
     sound = bool(info.has_audio)
-    picture_bytes = budget - (transcode.AAC_KBPS * 125 * info.seconds * 1.05 if sound else 0)
+    cap = raw_cap(media) * MARGIN
     count, (w, h) = len(sampling.times), sampling.size
-    as_video = picture_bytes / count >= MIN_FRAME_BYTES
+    as_video = picture_budget(cap, info.seconds, sound) / count >= MIN_FRAME_BYTES
     if as_video:
-        kbps = int(picture_bytes * 8 / info.seconds / 1000)
         offer = (f"re-encode it as {w}×{h} H.264 holding the {count} frames the service samples "
                  f"(2 a second){', with its sound as 16 kHz mono AAC' if sound else ''}, under "
-                 f"{human_bytes(int(budget))}")
+                 f"{human_bytes(int(cap))}")
     else:
         offer = (f"send it as the {count} frames the service samples (2 a second), {w}×{h} JPEG"
                  + (" (its sound cannot go with a frame list: --segments keeps it)" if sound else ""))
@@ -228,17 +249,13 @@ def video_cure(attachment: Attachment, model: Model) -> Cure | None:
     def run() -> Attachment:
         lead = (f"{name}: {info.width}×{info.height}, {info.seconds:.1f} s, "
                 f"{human_bytes(item.nbytes)} → ")
-        if as_video:
-            rate = kbps
-            for _ in range(TRIES):
-                data = transcode.mp4(source, name, size=(w, h), times=sampling.times, kbps=rate, sound=sound)
-                if len(data) <= raw_cap(media) * MARGIN:
-                    note = (f"{lead}{w}×{h} H.264 of the {count} frames the service samples (2 a "
-                            f"second){' with its sound (16 kHz mono AAC)' if sound else ''}, "
-                            f"{human_bytes(len(data))}; the model sees the frames it would sample, "
-                            "at the size it would resize them to.")
-                    return Attachment("video", data, name=name, note=note)
-                rate = int(rate * 0.7)
+        data = encode_video(source, name, sampling, cap, sound, info.seconds) if as_video else None
+        if data is not None:
+            note = (f"{lead}{w}×{h} H.264 of the {count} frames the service samples (2 a "
+                    f"second){' with its sound (16 kHz mono AAC)' if sound else ''}, "
+                    f"{human_bytes(len(data))}; the model sees the frames it would sample, "
+                    "at the size it would resize them to.")
+            return Attachment("video", data, name=name, note=note)
         frames = transcode.jpeg_frames(source, name, size=(w, h), times=sampling.times)
         note = (f"{lead}the {count} frames the service samples (2 a second), {w}×{h} JPEG, "
                 f"{human_bytes(sum(map(len, frames)))} in all"

@@ -17,12 +17,13 @@ pytest.importorskip("av")
 pytest.importorskip("pillow_heif")
 
 import av  # noqa: E402
-import media_kinds as mk  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
 from omni_magic import catalog, probe  # noqa: E402
 from omni_magic.attachments import Attachment  # noqa: E402
 from omni_magic.errors import InvalidRequest  # noqa: E402
+
+import media_kinds as mk  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -52,10 +52,22 @@ def run_batch(magics: OmniMagics, args: Any, prompt: str) -> None:
             raise InvalidRequest(f"{Path(path).name}: neither its bytes nor its name say it is an image, audio or video.")
         return client.prepare(prompt.strip(), **{**options, "attachments": [Attachment(kind, path)]})
 
-    batch = Batch(client, files, build, concurrency=concurrency, cache=_cache(magics),
+    batch = Batch(client, files, build, concurrency=concurrency, cache=batch_cache(magics),
                   save_dir=save_dir, retries=magics.max_retries)
     magics._tell_emulated(client)
-    bar = _progress(magics, len(files))
+    drive(magics, batch)
+    rows = batch.results()
+    view.show(view.BatchTable(rows))
+    table = as_table(rows)
+    if args.out:
+        magics.shell.user_ns[args.out] = table
+    set_underscore(magics.shell, table)
+
+
+def drive(magics: OmniMagics, batch: Batch) -> bool:
+    """Run ``batch`` with a progress bar until it is over or interrupted (then stopped, its
+    finished rows kept); True when it was interrupted."""
+    bar = _progress(magics, len(batch.files))
     interrupted = False
     batch.start()
     try:
@@ -64,16 +76,11 @@ def run_batch(magics: OmniMagics, args: Any, prompt: str) -> None:
     except KeyboardInterrupt:
         batch.stop()
         interrupted = True
-    rows = batch.results()
     bar.finish(batch.progress(), interrupted)
-    view.show(view.BatchTable(rows))
-    table = as_table(rows)
-    if args.out:
-        magics.shell.user_ns[args.out] = table
-    set_underscore(magics.shell, table)
+    return interrupted
 
 
-def _cache(magics: OmniMagics) -> Cache | None:
+def batch_cache(magics: OmniMagics) -> Cache | None:
     """The batch cache, when it is on and its folder can be written; else a note, and none."""
     if not magics.batch_cache:
         return None

@@ -25,7 +25,9 @@ from ..request import elide_media
 from ..response import collect
 from . import live, targets, view
 from .each import run_batch, set_underscore
+from .frontend import anchor_comm, has_widget_frontend
 from .options import CellOptions, speed, unquote
+from .segments import run_segments
 
 if TYPE_CHECKING:
     from ..client import OmniClient
@@ -55,6 +57,12 @@ Examples::
     %%omni --frames "frames/*.jpg"
     Describe what happens.
 
+    %%omni --frames clip.mp4
+    Describe what happens (the frames the service would sample, as a frame list).
+
+    %%omni -i phone_photo.heic --video screen_recording.mp4 --fit
+    What is on the screen? (--fit downscales and re-encodes what is too large to send)
+
     %%omni --record hello.jsonl
     Say hello.
 
@@ -63,6 +71,9 @@ Examples::
 
     %%omni --each "photos/*.jpg" --concurrency 8 --out captions
     Write a one-line caption.
+
+    %%omni -a lecture.mp3 --segments 10m --then "Summarise with timestamps." --out parts
+    List the topics of this part (each 10-minute window is asked; parts holds the table).
 
 Line forms: ``%omni models``, ``%omni voices [MODEL]``, ``%omni history``,
 ``%omni reset``, ``%omni config``.
@@ -96,6 +107,9 @@ class OmniMagics(Magics):
     history_media = Enum(["keep", "text"], "keep", help="Earlier turns' media: keep sends them again "
                          "with each later request (billed again); text sends a line naming each.").tag(config=True)
     max_tokens = Int(0, help="Cap on output tokens; 0 means the model's own limit.").tag(config=True)
+    fit = Bool(False, help="Transform a local file that breaks a limit a transformation can cure "
+               "(too large to send inline, too many pixels or frames) instead of refusing it; a "
+               "note says what was done.").tag(config=True)
     region = Unicode("auto", help="DashScope region: intl (Singapore), cn (Beijing), us (Virginia), "
                      "hk (Hong Kong), jp and de (workspace endpoints only); auto: the region of "
                      "DASHSCOPE_BASE_URL, else intl.").tag(config=True)
@@ -153,7 +167,7 @@ class OmniMagics(Magics):
         self._cell_id: str | None = None
         self._told_emulated = False
         self._live: Any = None  # the last answer's live widget, which may still be speaking
-        self._anchor = _anchor_comm(shell)
+        self._anchor = anchor_comm(shell)
         if shell is not None:
             shell.events.register("pre_run_cell", self._note_cell)
 
@@ -173,8 +187,11 @@ class OmniMagics(Magics):
               help="Attach an image: path, URL, glob, or a variable (PIL image, array, bytes). Repeatable.")
     @argument("-a", "--audio", metavar="SOURCE", help="Attach one audio file: path, URL, or a variable (array with --rate, (samples, rate), bytes).")
     @argument("--video", metavar="SOURCE", help="Attach one video file: path, URL, or a variable holding bytes.")
-    @argument("--frames", nargs="+", metavar="SOURCE", help="Attach a video as a list of frames: paths, URLs, globs (natural order) or a variable.")
+    @argument("--frames", nargs="+", metavar="SOURCE", help="Attach a video as a list of frames: paths, URLs, globs (natural order) or a variable; "
+              "or one video file, which becomes the frames the service would sample (2 a second).")
     @argument("--rate", type=int, help="Sample rate of audio given as a numpy array.")
+    @argument("--fit", action="store_true", default=None, help="Transform media that break a limit a transformation can cure (downscale, "
+              "re-encode, the frames the service samples) instead of refusing them; a note says what was done.")
     @argument("--system", help='System message: it holds for the conversation until --new, %%omni reset or another --system ("" for none).')
     @argument("--history-media", choices=["keep", "text"], help="Earlier turns' media: sent again (keep) or as a line naming each (text).")
     @argument("--max-tokens", type=int, help="Cap on output tokens.")
@@ -184,6 +201,8 @@ class OmniMagics(Magics):
     @argument("--dialect", choices=["auto", "dashscope", "vllm-omni", "vllm"],
               help="The server's dialect: dashscope, or vllm-omni for vLLM and vllm-omni (default auto).")
     @argument("--each", metavar="GLOB", help="A batch: send the prompt once per matching file (image, audio or video by its type).")
+    @argument("--segments", metavar="LENGTH", help="10m, 90s, 1h or auto: ask the cell's prompt of each window of the -a/--video recording, --concurrency at a time, into a table.")
+    @argument("--then", metavar="PROMPT", help="With --segments: ask PROMPT over all the windows' answers (labelled with their time ranges) as the cell's answer.")
     @argument("--concurrency", type=int, metavar="N", help="Batch requests in flight at once (default 4).")
     @argument("-o", "--out", metavar="NAME", help="Store the OmniResponse (a batch: its table) in this variable.")
     @argument("--save", metavar="FILE", help="Save the speech to this .wav, .flac or .ogg file; into a folder (a name ending "
@@ -214,10 +233,10 @@ class OmniMagics(Magics):
     omni.__doc__ = (omni.__doc__ or "") + EXAMPLES
 
     def _cell(self, args: Any, prompt: str) -> None:
-        if args.each:
-            return run_batch(self, args, prompt)
+        if args.each or args.segments or args.then:  # --segments refuses --each, and --then alone
+            return (run_segments if args.segments or args.then else run_batch)(self, args, prompt)
         if args.concurrency is not None:
-            raise UsageError("--concurrency sets how many requests of a batch run at once: add --each GLOB.")
+            raise UsageError("--concurrency sets how many requests of a batch run at once: add --each GLOB or --segments LENGTH.")
         options = CellOptions.resolve(args, self, self._catalog(), namespace=self.shell.user_ns)
         notes = list(options.notes)
         if args.replay and args.record:
@@ -246,8 +265,8 @@ class OmniMagics(Magics):
             notes.append("The server's dialect is not known yet and a dry run asks nothing: the "
                          "body is shown in DashScope's. The first real request asks GET /models "
                          "(or set --dialect).")
-        if options.attachments:
-            view.show_previews(list(options.attachments))
+        if request.attachments:  # what is sent: --fit and --frames VIDEO transform what was given
+            view.show_previews(request.attachments)
         for warning in request.warnings:
             view.show(view.Notice(warning, "warn"))
         notes += request.notes
@@ -292,7 +311,7 @@ class OmniMagics(Magics):
         if response.error is None and response.text:
             self.conversation.record(
                 request.user_message, response.text, request.model, key=key,
-                attachments=options.attachments, system=options.system_given,
+                attachments=request.attachments, system=options.system_given,
             )
 
     def _dry_run(self, client: OmniClient, request: Any) -> None:
@@ -378,7 +397,7 @@ class OmniMagics(Magics):
 
     def _display_mode(self) -> str:
         if self.display_mode == "auto":
-            return "widgets" if _has_widget_frontend(self.shell) else "text"
+            return "widgets" if has_widget_frontend(self.shell) else "text"
         return self.display_mode
 
     def _view(self, label: str, thinking: bool = False, speech: bool = False) -> Any:
@@ -412,23 +431,4 @@ class OmniMagics(Magics):
         if self._anchor is not None:
             self._anchor.close()
             self._anchor = None
-
-
-def _anchor_comm(shell: Any) -> Any:
-    """One widget comm held open for the session, never displayed, so that the live answer's
-    comm is never the kernel's first: JupyterLab 4.6 opens a kernel subshell for a comm target's
-    first comm and deletes it with the last (``commsOverSubshells``), and the busy/idle pair of
-    each create/delete_subshell_request on the control channel is taken for the kernel's own
-    status (jupyter_server's ``untracked_message_types`` lists debug_request, not these; see
-    jupyterlab/jupyterlab#10701): every answer read "Idle" half a second into its cell."""
-    if not _has_widget_frontend(shell):
-        return None
-    import ipywidgets
-
-    return ipywidgets.Widget()
-
-
-def _has_widget_frontend(shell: Any) -> bool:
-    """A kernel with a comm manager can show widgets; terminal IPython cannot."""
-    return getattr(shell, "kernel", None) is not None and "TerminalInteractiveShell" not in type(shell).__name__
 

@@ -37,6 +37,7 @@ class CellOptions:
     max_tokens: int | None
     attachments: tuple[Attachment, ...] = ()
     history_media: str = "keep"  # earlier turns' media: "keep" (sent again) or "text"
+    fit: bool = False  # transform media that break a curable limit instead of refusing them
     system_given: str | None = field(default=None, compare=False)  # None: no --system
     notes: tuple[str, ...] = field(default=(), compare=False)
 
@@ -84,6 +85,7 @@ class CellOptions:
             system=(args.system if args.system is not None else traits.system) or None,
             max_tokens=args.max_tokens if args.max_tokens is not None else (traits.max_tokens or None),
             attachments=attachments, history_media=history_media, system_given=args.system,
+            fit=bool(args.fit) or traits.fit,
             notes=tuple(notes),
         )
 

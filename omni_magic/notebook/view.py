@@ -388,5 +388,21 @@ class BatchTable(Table):
         return f"<div style='max-height:32em;overflow:auto'>{super()._repr_html_()}</div>"
 
 
+class SegmentTable(BatchTable):
+    """--segments' rows: each window's start and end (hh:mm:ss), the answer's start, total
+    tokens, and the error or the speech; a window the run did not reach says so."""
+
+    def __init__(self, windows: list[Any], rows: list[Any]) -> None:
+        Table.__init__(
+            self, ["start", "end", "answer", "tokens", "note"],
+            [[w.label.split("–")[0], w.label.split("–")[1],
+              "" if r is None else _short(r.answer, 100),
+              "" if r is None or not r.usage else r.usage.get("total_tokens", ""),
+              "not asked: the run was stopped first" if r is None else
+              r.error or (Path(r.speech).name if r.speech else "") + (" (cached)" if r.cached else "")]
+             for w, r in zip(windows, rows)],
+        )
+
+
 def show(obj: Any) -> None:
     display(obj)

@@ -279,7 +279,7 @@ def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Pat
     assert any(s and s["status"] and "streaming" in s["status"] for s in samples), \
         "no status line with 'streaming…' in the live view"
     # The kernel reads busy all the while the cell streams (JupyterLab took a kernel subshell's
-    # control-channel idle for the kernel's: see magics._anchor_comm).
+    # control-channel idle for the kernel's: see frontend.anchor_comm).
     running = [s["now"] for s in samples if s and s["widget"]]
     idle = [t for t, status in page.evaluate("() => window.__omniStatus")
             if status == "idle" and min(running) <= t <= max(running)]
