@@ -15,12 +15,16 @@ from __future__ import annotations
 import io
 import mimetypes
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Union
 
 from . import heic, whole
 from .errors import InvalidRequest
+from .probe_av import av_format as _av_format
+from .probe_av import av_open as _av_open
+from .probe_av import demux_seconds as _demux_seconds
+from .probe_av import duration as _duration
+from .probe_av import frames_rate_seconds
 from .whole import reason as _reason
 
 VIDEO_EXTRA = "pip install 'omni_magic[video]'"
@@ -356,12 +360,8 @@ def probe_video(data_or_path: Source, name: str) -> MediaInfo:
         stream = video[0]
         ctx = stream.codec_context
         width, height = (ctx.width or None), (ctx.height or None)
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else None
-        seconds = _duration(container, stream)
-        frames = int(stream.frames or 0)
-        if not frames and seconds is not None and fps:
-            frames = round(seconds * fps)
+        # Counted when the container states no frame count (Matroska/WebM): see probe_av.
+        frames, fps, seconds = frames_rate_seconds(av, container, stream)
         audio = container.streams.audio
         audio_seconds = _duration(container, audio[0]) if audio else None
         fmt = found[1] if found else _av_format(container.format.name)
@@ -374,49 +374,3 @@ def probe_video(data_or_path: Source, name: str) -> MediaInfo:
         "video", nbytes, fmt, MIMES.get(fmt), width=width, height=height, seconds=seconds,
         fps=fps, frames=frames or None, has_audio=bool(audio), audio_seconds=audio_seconds,
     )
-
-
-# --- PyAV helpers ------------------------------------------------------------------------
-
-def _av_open(av: Any, source: Any, name: str, wanted: str) -> Any:
-    try:
-        return av.open(source, "r")
-    except Exception as exc:  # InvalidDataError, EOFError, OSError...: never a raw traceback
-        raise InvalidRequest(
-            f"{name} is not {'audio' if wanted == 'audio' else 'a video'} PyAV can read "
-            f"({_reason(exc)}). Check that the file is complete and really "
-            f"{'an audio file' if wanted == 'audio' else 'a video'}."
-        ) from None
-
-
-def _duration(container: Any, stream: Any) -> float | None:
-    """Seconds of ``stream``, else of the whole container; None when neither says."""
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return container.duration / 1_000_000  # AV_TIME_BASE: microseconds
-    return None
-
-
-def _demux_seconds(container: Any, stream: Any) -> float | None:
-    """Last packet's end time: for raw streams whose header states no duration."""
-    end = None
-    for packet in container.demux(stream):
-        if packet.pts is None:
-            continue
-        stop = packet.pts + (packet.duration or 0)
-        end = stop if end is None else max(end, stop)
-    if end is None or not stream.time_base:
-        return None
-    return float(Fraction(end) * stream.time_base)
-
-
-_AV_NAMES = {
-    "mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "mkv", "mpegts": "ts",
-    "mp3": "mp3", "wav": "wav", "flac": "flac", "ogg": "ogg", "aac": "aac", "amr": "amr",
-    "aiff": "aiff", "avi": "avi", "flv": "flv", "mpeg": "mpeg", "caf": "caf",
-}
-
-
-def _av_format(av_name: str) -> str:
-    return _AV_NAMES.get(av_name, av_name.split(",")[0])
