@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = ["stream_processing.py", "display_overhead.py", "first_token.py",
            "attachment_memory.py", "startup.py", "batch.py", "long_session.py", "long_lines.py",
-           "live_view.py"]  # the last: JupyterLab in Debian's Chromium (apt-get install chromium)
+           "fit.py", "live_view.py"]  # the last: JupyterLab in Debian's Chromium (apt-get install chromium)
 
 
 def main() -> int:
