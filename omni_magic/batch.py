@@ -71,6 +71,7 @@ class Row:
     error: str | None = None
     speech: str | None = None  # the saved .wav, with --save DIR
     cached: bool = False  # came from an earlier run
+    note: str | None = None  # what was done to the file on the way (--fit), as the request said
 
 
 @dataclass
@@ -323,7 +324,8 @@ class Batch:
         if self._stop.is_set():  # cancelled mid-answer: what arrived is not kept anywhere
             return
         row = Row(path, answer=response.text, usage=response.usage,
-                  error=None if response.error is None else str(response.error))
+                  error=None if response.error is None else str(response.error),
+                  note=" ".join(n for a in request.attachments for n in a.notes) or None)
         if row.error is None and self.save_dir is not None and response.audio_chunks:
             try:
                 row.speech = str(response.save_audio(self.save_dir / self._wav_names[index]))
@@ -413,10 +415,10 @@ def _wav_names(files: list[str]) -> list[str]:
 def as_table(rows: list[Row]) -> Any:
     """A pandas DataFrame when pandas is installed (the ``tables`` extra), else a list of dicts."""
     records = [{"file": r.file, "answer": r.answer, "usage": r.usage, "error": r.error,
-                "speech": r.speech, "cached": r.cached} for r in rows]
+                "speech": r.speech, "cached": r.cached, "note": r.note} for r in rows]
     try:
         import pandas as pd
     except ImportError:
         return records
     return pd.DataFrame.from_records(records, columns=["file", "answer", "usage", "error",
-                                                       "speech", "cached"])
+                                                       "speech", "cached", "note"])

@@ -9,8 +9,9 @@ What each cure keeps, from the service's own rules (the 2026 Chinese Qwen-Omni p
   fits): the model sees the same pixels;
 - audio goes as 16 kHz mono MP3 at the highest bitrate that fits (see transcode.py);
 - a video goes as the frames the service samples (``smart_nframes``: 2 a second within the
-  family's frame limits) at the size it resizes them to, with its sound as 16 kHz mono AAC; when
-  no bitrate left for the picture is worth sending, as a list of those frames (without sound).
+  family's frame limits) at the size it resizes them to, with its sound as 16 kHz mono AAC; a
+  silent one, when no bitrate left for the picture is worth sending, as a list of those frames
+  (one with sound is not cured that way: it would lose its sound; --segments keeps it).
 
 A limit a transformation cannot cure (a recording longer than the model takes) is not touched:
 ``--segments`` asks of each window instead. URLs are the service's to fetch and are never fitted.
@@ -182,6 +183,7 @@ class Sampling:
 
     times: list[float]
     size: tuple[int, int]
+    frame_seconds: float  # how long one frame of the source shows
 
     @classmethod
     def of(cls, source: object, name: str, width: int, height: int, fps: float, start: float,
@@ -191,7 +193,14 @@ class Sampling:
         if transcode.rotation(source, name) in (90, 270):
             width, height = height, width
         size = tokens.frame_size(width, height, nframes, model)
-        return cls(transcode.sample_times(start, end, nframes), size)
+        return cls(transcode.sample_times(start, end, nframes, fps), size, 1.0 / fps)
+
+
+def pace(count: int, seconds: float, family: Family) -> str:
+    """How the sampled frames are spread, in words: 2 a second, or fewer at the family's most."""
+    if count >= tokens.FPS * seconds - 1.5:
+        return "2 a second"
+    return f"spread over its {seconds:.0f} s: {family.label} samples at most {family.limits.frames_max}"
 
 
 def picture_budget(cap: float, seconds: float, sound: bool) -> float:
@@ -208,7 +217,8 @@ def encode_video(source: object, name: str, sampling: Sampling, cap: float, soun
     kbps = int(min(picture_budget(cap, seconds, sound) * 8 / seconds / 1000, MAX_VIDEO_KBPS))
     for _ in range(TRIES):
         data = transcode.mp4(source, name, size=sampling.size, times=sampling.times, kbps=kbps,
-                             sound=sound, span=span or transcode.Span())
+                             sound=sound, span=span or transcode.Span(),
+                             frame_seconds=sampling.frame_seconds)
         if len(data) <= cap:
             return data
         kbps = int(kbps * 0.7)
@@ -238,28 +248,33 @@ def video_cure(attachment: Attachment, model: Model) -> Cure | None:
     cap = raw_cap(media) * MARGIN
     count, (w, h) = len(sampling.times), sampling.size
     as_video = picture_budget(cap, info.seconds, sound) / count >= MIN_FRAME_BYTES
+    if not as_video and sound:
+        return None  # a frame list would lose the sound: the refusal points to --segments
+    rate = pace(count, info.seconds, family)
     if as_video:
         offer = (f"re-encode it as {w}×{h} H.264 holding the {count} frames the service samples "
-                 f"(2 a second){', with its sound as 16 kHz mono AAC' if sound else ''}, under "
+                 f"({rate}){', with its sound as 16 kHz mono AAC' if sound else ''}, under "
                  f"{human_bytes(int(cap))}")
     else:
-        offer = (f"send it as the {count} frames the service samples (2 a second), {w}×{h} JPEG"
-                 + (" (its sound cannot go with a frame list: --segments keeps it)" if sound else ""))
+        offer = f"send it as the {count} frames the service samples ({rate}), {w}×{h} JPEG"
 
     def run() -> Attachment:
         lead = (f"{name}: {info.width}×{info.height}, {info.seconds:.1f} s, "
                 f"{human_bytes(item.nbytes)} → ")
         data = encode_video(source, name, sampling, cap, sound, info.seconds) if as_video else None
         if data is not None:
-            note = (f"{lead}{w}×{h} H.264 of the {count} frames the service samples (2 a "
-                    f"second){' with its sound (16 kHz mono AAC)' if sound else ''}, "
+            note = (f"{lead}{w}×{h} H.264 of the {count} frames the service samples ({rate})"
+                    f"{' with its sound (16 kHz mono AAC)' if sound else ''}, "
                     f"{human_bytes(len(data))}; the model sees the frames it would sample, "
                     "at the size it would resize them to.")
             return Attachment("video", data, name=name, note=note)
+        if sound:
+            raise InvalidRequest(f"{name} could not be re-encoded with its sound under "
+                                 f"{human_bytes(int(cap))}: --segments auto asks the cell's prompt "
+                                 "of each part of it, each small enough to send.")
         frames = transcode.jpeg_frames(source, name, size=(w, h), times=sampling.times)
-        note = (f"{lead}the {count} frames the service samples (2 a second), {w}×{h} JPEG, "
-                f"{human_bytes(sum(map(len, frames)))} in all"
-                + ("; its sound is not sent (--segments keeps it)." if sound else "."))
+        note = (f"{lead}the {count} frames the service samples ({rate}), {w}×{h} JPEG, "
+                f"{human_bytes(sum(map(len, frames)))} in all.")
         return Attachment("frames", frames, name=name, note=note)
 
     return Cure(name, offer, run)
@@ -327,7 +342,7 @@ def video_as_frames(attachment: Attachment, model: Model) -> Attachment:
     frames = transcode.jpeg_frames(source, name, size=sampling.size, times=sampling.times)
     w, h = sampling.size
     note = (f"{name}: the {len(frames)} frames {model.family.label} samples from its "
-            f"{info.seconds:.1f} s (2 a second, at most {model.family.limits.frames_max}), "
+            f"{info.seconds:.1f} s ({pace(len(frames), info.seconds, model.family)}), "
             f"{w}×{h} JPEG, sent as a frame list" + ("; its sound is not sent (pass it with "
                                                      "--video to keep it)." if info.has_audio else "."))
     return Attachment("frames", frames, name=name, note=note)

@@ -164,10 +164,12 @@ def check_frames(count: int, family: Family) -> list[str]:
     span = f"{family.label} takes {lo} to {hi} images as a video"
     if count < lo:
         missing = lo - count
+        video = (" A video file goes with --video (a local one given alone to --frames is taken "
+                 "apart into the frames the service samples)." if count == 1 else "")
         return _refuse(family, (
             f"{count} frame{'s' if count != 1 else ''} given; {span}. Add {missing} more "
             f"frame{'s' if missing != 1 else ''}, or send {'it' if count == 1 else 'them'} "
-            "as images with --image."))
+            f"as images with --image.{video}"))
     if count > hi:
         step = math.ceil(count / hi)
         return _refuse(family, (
@@ -204,11 +206,12 @@ def check_inline(nbytes: int, name: str, kind: str, family: Family) -> list[str]
     encoded = encoded_length(nbytes)
     if cap is None or encoded < cap:
         return []
+    smaller = {"audio": "a lower bitrate, or a shorter clip", "video": "a lower resolution or "
+               "bitrate, or a shorter clip"}.get(kind, "a lower resolution, or JPEG")
     return _refuse(family, (
         f"{name} is {human_bytes(nbytes)}, {_over(encoded, cap)} once base64-encoded; "
         f"{family.label} takes inline (base64) media under {human_bytes(cap)} per item. Pass it "
-        "by URL (for example a public or OSS link), or make it smaller: a lower resolution or "
-        "bitrate, or a shorter clip."))
+        f"by URL (for example a public or OSS link), or make it smaller: {smaller}."))
 
 
 def check_counts(kind: str, url: int, inline: int, family: Family) -> list[str]:

@@ -259,7 +259,7 @@ def _video_cut(source: str, name: str, called: str, window: Window, model: Model
                             transcode.Span(window.start, window.end))
     if data is not None:
         note = (f"{called}: the {count} frames the service samples from these {window.seconds:.1f} s "
-                f"(2 a second), {w}×{h} H.264{' with its sound (16 kHz mono AAC)' if sound else ''}, "
+                f"({fit.pace(count, window.seconds, model.family)}), {w}×{h} H.264{' with its sound (16 kHz mono AAC)' if sound else ''}, "
                 f"{human_bytes(len(data))}.")
         return Attachment("video", data, name=called, note=note)
     raise InvalidRequest(f"{called} could not be re-encoded under {human_bytes(int(cap))}: give "

@@ -79,12 +79,12 @@ def _picture_stream(container: Any) -> Any:
 class _Sound:
     """Decoded sound as 16 kHz mono float frames of the encoder's size, trimmed to a span."""
 
-    def __init__(self, stream: Any, encoder: Any, span: Span) -> None:
+    def __init__(self, stream: Any, encoder: Any, span: Span, origin: float | None = None) -> None:
         av = _av()
         self.stream, self.encoder, self.span = stream, encoder, span
         self.size = encoder.frame_size or 1024
         self._resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
-        self._origin = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
+        self._origin = _start(stream) if origin is None else origin
         self._clock: float | None = None  # the time of the next resampled sample
         self._held: list[Any] = []
         self._written = 0
@@ -122,6 +122,18 @@ class _Sound:
         return frame
 
 
+def _start(stream: Any) -> float:
+    """Seconds at which a stream's first packet is stamped."""
+    return float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
+
+
+def _origin(streams: Sequence[Any]) -> float:
+    """One clock for a recording's tracks: the earliest start. Sound that starts a second after
+    the picture stays a second after it in what is sent (each track counted from its own start
+    would pull them together)."""
+    return min(_start(s) for s in streams)
+
+
 def _sound_stream(output: Any, codec: str, kbps: int) -> Any:
     stream = output.add_stream(codec, rate=AUDIO_RATE, layout="mono")
     stream.bit_rate = kbps * 1000
@@ -144,15 +156,11 @@ def mp3(source: Source, name: str, kbps: int, span: Span = Span()) -> bytes:
         with av.open(out, "w", format="mp3") as output:
             encoder = _sound_stream(output, "libmp3lame", kbps)
             sound = _Sound(stream, encoder, span)
-            try:
-                for packet in container.demux(stream):
-                    for decoded in packet.decode():
-                        for frame in sound.frames(decoded):
-                            output.mux(encoder.encode(frame))
-                    if sound.done():
-                        break
-            except av.error.FFmpegError as exc:
-                raise InvalidRequest(f"{name} could not be decoded to the end ({_reason(exc)}).") from None
+            for decoded in _decoded(container, [stream], name):
+                for frame in sound.frames(decoded):
+                    output.mux(encoder.encode(frame))
+                if sound.done():
+                    break
             for frame in sound.frames(None):
                 output.mux(encoder.encode(frame))
             output.mux(encoder.encode(None))
@@ -169,22 +177,23 @@ def _seek(container: Any, stream: Any, start: float) -> None:
 
 # -- pictures ------------------------------------------------------------------------------------
 
-def sample_times(span_start: float, span_end: float, count: int) -> list[float]:
-    """``count`` times spread evenly from the first to the last frame's time of a span, as the
-    service's sampler spreads the frames it takes (an even ``linspace`` over the frames)."""
+def sample_times(span_start: float, span_end: float, count: int, fps: float) -> list[float]:
+    """The times of the ``count`` frames the service's sampler takes from a span of a video at
+    ``fps``: frames ``round(linspace(0, total - 1, count))``, as Qwen's vision utilities pick
+    them (the first and the last frame of the span included)."""
+    total = max(1, round((span_end - span_start) * fps))
     if count <= 1:
         return [span_start]
-    step = (span_end - span_start) / count
-    last = span_end - step  # the last frame starts one frame before the end
-    return [span_start + i * (last - span_start) / (count - 1) for i in range(count)]
+    return [span_start + round(i * (total - 1) / (count - 1)) / fps for i in range(count)]
 
 
 class _Pictures:
     """The decoded frame on screen at each of ``times``, turned upright and resized."""
 
-    def __init__(self, stream: Any, size: tuple[int, int], times: Sequence[float]) -> None:
+    def __init__(self, stream: Any, size: tuple[int, int], times: Sequence[float],
+                 origin: float | None = None) -> None:
         self.stream, self.size, self.times = stream, size, list(times)
-        self._origin = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
+        self._origin = _start(stream) if origin is None else origin
         rate = stream.average_rate or stream.guessed_rate
         self._slack = 0.5 / float(rate) if rate else 0.02
         self._next = 0
@@ -232,22 +241,40 @@ def rotation(source: Source, name: str) -> int:
     return 0
 
 
+DAMAGED_MOST = 100  # damaged packets skipped (as FFmpeg does) before a file counts as broken
+
+
 def _decoded(container: Any, streams: Sequence[Any], name: str) -> Iterator[Any]:
+    """Decoded frames of ``streams``; a damaged packet is skipped, as players and FFmpeg skip it
+    (the frame on screen before it stands in), unless too many are."""
     av = _av()
+    from .whole import reason
+
+    damaged = 0
     try:
         for packet in container.demux(*streams):
-            for frame in packet.decode():
-                yield frame
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError as exc:
+                damaged += 1
+                if damaged > DAMAGED_MOST:
+                    raise InvalidRequest(f"{name} is damaged: more than {DAMAGED_MOST} of its "
+                                         f"packets cannot be decoded ({reason(exc)}). Export it "
+                                         "again, or check that the copy is complete.") from None
+                continue
+            yield from frames
     except av.error.FFmpegError as exc:
-        raise InvalidRequest(f"{name} could not be decoded to the end ({_reason(exc)}).") from None
+        raise InvalidRequest(f"{name} could not be read to the end ({reason(exc)}). Export it "
+                             "again, or check that the copy is complete.") from None
 
 
 def mp4(source: Source, name: str, *, size: tuple[int, int], times: Sequence[float], kbps: int,
-        sound: bool, span: Span = Span()) -> bytes:
+        sound: bool, span: Span = Span(), frame_seconds: float = 0.04) -> bytes:
     """An H.264 MP4 of the frames on screen at ``times`` (seconds from the recording's start,
     within ``span``), ``size`` (width, height) each at its own time, with the sound in ``span``
     as 16 kHz mono AAC when ``sound``. ``kbps`` is the picture's average bitrate, held by a
-    VBV buffer of one second so the file does not overshoot it."""
+    VBV buffer of one second so the file does not overshoot it. ``frame_seconds`` is how long the
+    last frame shows (the source's frame duration): the picture then ends where the span does."""
     av = _av()
     out = io.BytesIO()
     width, height = size
@@ -266,21 +293,22 @@ def mp4(source: Source, name: str, *, size: tuple[int, int], times: Sequence[flo
             video.codec_context.time_base = TIME_BASE
             video.options = {"preset": "veryfast", "maxrate": f"{kbps}k", "bufsize": f"{kbps}k"}
             encoder = _sound_stream(output, "aac", AAC_KBPS) if audio is not None else None
-            sound_part = _Sound(audio, encoder, span) if audio is not None else None
-            pictures = _Pictures(stream, size, times)
             streams = [stream] + ([audio] if audio is not None else [])
+            origin = _origin(streams)
+            sound_part = _Sound(audio, encoder, span, origin) if audio is not None else None
+            pictures = _Pictures(stream, size, times, origin)
             for decoded in _decoded(container, streams, name):
                 if isinstance(decoded, av.AudioFrame):
                     for frame in sound_part.frames(decoded):
                         output.mux(encoder.encode(frame))
                 else:
                     for at, image in pictures.pick(decoded):
-                        output.mux(video.encode(_video_frame(av, image, at - span.start)))
+                        _mux(output, video.encode(_video_frame(av, image, at - span.start)), frame_seconds)
                 if pictures.done and (sound_part is None or sound_part.done()):
                     break
             for at, image in pictures.pick(None):
-                output.mux(video.encode(_video_frame(av, image, at - span.start)))
-            output.mux(video.encode(None))
+                _mux(output, video.encode(_video_frame(av, image, at - span.start)), frame_seconds)
+            _mux(output, video.encode(None), frame_seconds)
             if encoder is not None:
                 for frame in sound_part.frames(None):
                     output.mux(encoder.encode(frame))
@@ -292,6 +320,15 @@ def _video_frame(av: Any, image: Any, at: float) -> Any:
     frame = av.VideoFrame.from_image(image).reformat(format="yuv420p")
     frame.pts, frame.time_base = round(max(0.0, at) / TIME_BASE), TIME_BASE
     return frame
+
+
+def _mux(output: Any, packets: Sequence[Any], seconds: float) -> None:
+    """Mux picture packets, each lasting ``seconds`` (a source frame): the MP4 keeps only the last
+    one's, so the picture ends where the span does, not half a second (the encoder's 2 fps) on."""
+    for packet in packets:
+        if packet.time_base:
+            packet.duration = max(1, round(seconds / packet.time_base))
+        output.mux(packet)
 
 
 def jpeg_frames(source: Source, name: str, *, size: tuple[int, int], times: Sequence[float]) -> list[bytes]:

@@ -169,11 +169,11 @@ def test_server_errors_are_retried_then_reported(tmp_path):
 def test_the_table_is_a_dataframe_with_pandas_and_dicts_without(monkeypatch):
     rows = [Row("a.png", "A", {"total_tokens": 5}), Row("b.png", error="boom")]
     frame = as_table(rows)
-    assert list(frame.columns) == ["file", "answer", "usage", "error", "speech", "cached"]
+    assert list(frame.columns) == ["file", "answer", "usage", "error", "speech", "cached", "note"]
     assert frame.loc[1, "error"] == "boom"
     monkeypatch.setitem(sys.modules, "pandas", None)  # as if it were not installed
     assert as_table(rows)[0] == {"file": "a.png", "answer": "A", "usage": {"total_tokens": 5},
-                                 "error": None, "speech": None, "cached": False}
+                                 "error": None, "speech": None, "cached": False, "note": None}
 
 
 # -- the magic ---------------------------------------------------------------------------------

@@ -210,19 +210,60 @@ def test_a_variable_frame_rate_video_is_sampled_by_its_times(tmp_path, small_cap
     assert info.seconds == pytest.approx(given.seconds, abs=0.6)
 
 
-def test_a_video_too_big_for_a_bitrate_worth_sending_goes_as_a_frame_list(tmp_path):
+def test_a_silent_video_too_big_for_a_bitrate_worth_sending_goes_as_a_frame_list(tmp_path):
     path = tmp_path / "caps.json"
     path.write_text(json.dumps({"families": {"qwen3.5-omni": {"limits": {
         "video": {"max_inline_chars": 120_000}}}}}))
     cat = catalog.load_catalog(path)
-    clip = mk.video(tmp_path, "clip.mp4", seconds=10.0, width=640, height=480)
-    with pytest.raises(InvalidRequest, match=r"send it as the 20 frames the service samples.*"
-                                             r"its sound cannot go with a frame list"):
-        prepare(Attachment("video", clip), fit=False, cat=cat)
-    request = prepare(Attachment("video", clip), fit=True, cat=cat)
+    silent = mk.video(tmp_path, "silent.mp4", seconds=10.0, width=640, height=480, audio=False)
+    with pytest.raises(InvalidRequest, match=r"send it as the 20 frames the service samples \(2 a second\)"):
+        prepare(Attachment("video", silent), fit=False, cat=cat)
+    request = prepare(Attachment("video", silent), fit=True, cat=cat)
     frames = sent(request)
     assert frames.kind == "frames" and len(frames.source) == 20
-    assert "its sound is not sent (--segments keeps it)" in request.notes[-1]
+    assert "the 20 frames the service samples (2 a second), " in request.notes[-1]
+    # With sound, a frame list would lose it: no cure, and the refusal points to --segments.
+    loud = mk.video(tmp_path, "loud.mp4", seconds=10.0, width=640, height=480)
+    for fit in (False, True):
+        with pytest.raises(InvalidRequest, match="still be too large to send inline.*--segments auto"):
+            prepare(Attachment("video", loud), fit=fit, cat=cat)
+
+
+def test_frames_fewer_than_two_a_second_are_said_so(tmp_path):
+    clip = mk.video(tmp_path, "long.mp4", seconds=80.0, width=320, height=240, fps=10)
+    request = prepare(Attachment("frames", [clip]), fit=False, model="qwen3-omni-flash")
+    assert len(sent(request).source) == 128
+    assert "spread over its 80 s: Qwen3-Omni-Flash samples at most 128" in request.notes[-1]
+
+
+def test_sound_and_picture_stay_in_step_when_one_starts_later(tmp_path, small_caps):
+    """The sound starts a second after the picture: so it does in what is sent."""
+    import av
+
+    path = tmp_path / "late_sound.mp4"
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        sound = out.add_stream("aac", rate=16_000, layout="mono")
+        for i in range(100):  # 4 s of picture from 0 s
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), i * 2, np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        click = np.zeros(16_000 * 3, np.float32)
+        click[16_000:16_400] = 0.9  # a click 1 s into the sound, which starts at 1 s: at 2 s
+        for at in range(0, len(click), 1024):
+            frame = av.AudioFrame.from_ndarray(click[None, at:at + 1024], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16_000, 16_000 + at  # the sound's clock starts at 1 s
+            out.mux(sound.encode(frame))
+        out.mux(sound.encode(None))
+    data = sent(prepare(Attachment("video", path), fit=True, cat=small_caps)).items()[0].read()
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.audio[0]
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(stream)])
+        start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+    heard = start + int(np.argmax(np.abs(samples) > 0.3)) / 16_000
+    assert heard == pytest.approx(2.0, abs=0.08)
 
 
 @pytest.mark.slow
@@ -314,3 +355,19 @@ def test_the_magic_fits_a_five_minute_phone_video(ip, tmp_path):
     details = reply.usage["prompt_tokens_details"]
     assert details["video_tokens"] == reply.estimate.by_modality()["video"]
     assert details["audio_tokens"] == tokens.audio_tokens(300.0, MODEL)
+
+
+def test_each_with_fit_says_what_was_done_to_each_file(ip, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    mk.big_photo(folder, megabytes=12)
+    mk.photo(folder, name="small.jpg")
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as cap:
+        ip.run_cell_magic("omni", f"--each {folder} --fit --text-only --out table", "Caption it.")
+    table = ip.user_ns["table"]
+    notes = dict(zip(table["file"].map(lambda f: f.rsplit("/", 1)[-1]), table["note"]))
+    assert notes["big_photo.jpg"].startswith("big_photo.jpg: 4032×3024 → 960×1312 JPEG")
+    assert not isinstance(notes["small.jpg"], str)  # within every limit: sent as it is (no note)
+    assert "960×1312 JPEG" in "\n".join(o.data.get("text/plain", "") for o in cap.outputs)

@@ -413,8 +413,9 @@ def test_inline_edge(key, kind):
     assert str(err.value) == (
         f"talk.wav is 7.5 MB, 10 MB (10,485,760 bytes) once base64-encoded; {PAGE[key][0]} "
         "takes inline (base64) media under 10 MB per item. Pass it by URL (for example a "
-        "public or OSS link), or make it smaller: a lower resolution or bitrate, or a shorter "
-        "clip."
+        "public or OSS link), or make it smaller: " + {
+            "audio": "a lower bitrate, or a shorter clip.",
+            "video": "a lower resolution or bitrate, or a shorter clip."}.get(kind, "a lower resolution, or JPEG.")
     )
 
 

@@ -112,9 +112,17 @@ def _recording(args: Any) -> tuple[str, Path]:
 
 
 def _model(magics: OmniMagics, model_id: str) -> Model:
-    """The catalog's model, whose limits size the windows (an unknown id is refused as usual)."""
+    """The catalog's model, whose limits size the windows. A model the catalog does not know is
+    sent as it is (the service decides); its windows are sized by the default model's limits."""
+    from ..catalog import DEFAULT_MODEL
+
     cat = magics._catalog()
-    return cat.resolve(model_id) or cat.get(model_id)
+    found = cat.resolve(model_id)
+    if found is None:
+        found = cat.resolve(DEFAULT_MODEL)
+        view.show(view.Notice(f"{model_id} is not in omni_magic's catalog: its windows are sized by "
+                              f"{found.id}'s limits, and the service decides."))
+    return found
 
 
 def _plan_note(name: str, seconds: float, windows: list[segments.Window], concurrency: int) -> str:

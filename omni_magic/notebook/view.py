@@ -378,7 +378,8 @@ class BatchTable(Table):
             ["file", "answer", "tokens", "note"],
             [[Path(r.file).name, _short(r.answer, 100),
               "" if not r.usage else r.usage.get("total_tokens", ""),  # a row keeps the raw dict
-              r.error or (Path(r.speech).name if r.speech else "") + (" (cached)" if r.cached else "")]
+              r.error or " ".join(filter(None, [r.note, Path(r.speech).name if r.speech else "",
+                                                "(cached)" if r.cached else ""]))]
              for r in shown],
             caption=f"The first {len(shown)} of {len(rows)} rows: the whole table is in --out "
                     "NAME and _." if more else "",
