@@ -11,6 +11,8 @@ it attaches resolve and the output folder is a runnable copy.
 With no DASHSCOPE_API_KEY the embedded emulator answers. ``--replay DIR`` runs
 with no key and no network: the embedded emulator answers every call from the
 recordings in DIR (made by ``--record DIR``, one folder per notebook).
+Cells tagged ``needs-microphone`` (a recording, and the cells that use it) are
+skipped with a note: recording happens in the page, between cells.
 """
 
 from __future__ import annotations
@@ -24,6 +26,24 @@ from typing import Any
 
 from .backend import EMULATOR_NOTICE
 from .catalog import API_KEY_ENV
+
+# Cells a headless run cannot execute: a recording needs the browser's microphone, and happens
+# in the page between cells. Tagged in the notebook (View > Cell Toolbar > Tags, or the property
+# inspector), with every cell that uses what they record.
+NEEDS_MICROPHONE = "needs-microphone"
+SKIPPED = ("Skipped here: this cell needs a microphone (tagged needs-microphone). Recording happens "
+           "in the page, between cells: run the notebook in JupyterLab or Jupyter Notebook.")
+
+
+def _skip_note(cell: Any, index: int) -> None:
+    """A cell tagged ``needs-microphone``: say it is skipped, in the output and in the saved copy
+    (nbclient skips it without a word)."""
+    if cell.cell_type == "code" and NEEDS_MICROPHONE in cell.metadata.get("tags", []):
+        source = cell.source.strip().splitlines()
+        print(f"\n[{index}] {source[0] if source else ''}\n{SKIPPED}", flush=True)
+        from nbformat.v4 import new_output
+
+        cell.outputs = [new_output("stream", name="stdout", text=SKIPPED + "\n")]
 
 
 def _print_outputs(cell: Any, index: int) -> None:
@@ -62,6 +82,8 @@ def run(notebook: Path, out_dir: Path, timeout: int = 600, env: dict[str, str] |
         nb, timeout=timeout, kernel_name="python3",
         resources={"metadata": {"path": str(out_dir)}},
         on_cell_executed=lambda cell, cell_index, **_: _print_outputs(cell, cell_index),
+        on_cell_start=lambda cell, cell_index, **_: _skip_note(cell, cell_index),
+        skip_cells_with_tag=NEEDS_MICROPHONE,
         # The live answers' places are static once they end: no widget state is worth saving
         # (nbclient would keep every widget it ever saw, each with its 64 kB page module).
         store_widget_state=False,

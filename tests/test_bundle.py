@@ -1,8 +1,8 @@
-"""The live answer's front-end bundle (omni_magic/notebook/static/live.js, built from js/).
+"""The front-end bundles (omni_magic/notebook/static/live.js and recorder.js, built from js/).
 
-The bundle is committed, so it can go stale: its first line states the sha256 of every source
-and of the lockfile it was built from, and the first test recomputes them. The bundle must load
-offline (no import, no require, no URL). With node installed, the bundle's own functions run
+The bundles are committed, so they can go stale: each one's first line states the sha256 of
+every source and of the lockfile it was built from, and the first test recomputes them. A bundle
+must load offline (no import, no require, no URL). With node installed, the bundle's own functions run
 under node: the incremental block splitting and the safe Markdown renderer on tricky inputs,
 and the model and view (initialize/render) against small fakes of the widget model, the DOM
 and Web Audio, which checks the protocol's page side (issue 16) without a browser.
@@ -24,17 +24,20 @@ ROOT = Path(__file__).resolve().parents[1]
 JS = ROOT / "js"
 STATIC = ROOT / "omni_magic" / "notebook" / "static"
 BUNDLE = STATIC / "live.js"
+RECORDER = STATIC / "recorder.js"
+BUNDLES = [BUNDLE, RECORDER]
 NODE = shutil.which("node")
 
 
-def header() -> dict[str, str]:
-    first = BUNDLE.read_text(encoding="utf-8").split("\n", 1)[0]
-    assert first.startswith("// omni_magic live.js bundle"), first
+def header(bundle: Path = BUNDLE) -> dict[str, str]:
+    first = bundle.read_text(encoding="utf-8").split("\n", 1)[0]
+    assert first.startswith(f"// omni_magic {bundle.name} bundle"), first
     return dict(re.findall(r"(js/[\w.-]+) sha256=([0-9a-f]{64})", first))
 
 
-def test_the_bundle_was_built_from_the_sources_and_lockfile_in_the_repository():
-    stated = header()
+@pytest.mark.parametrize("bundle", BUNDLES, ids=lambda p: p.name)
+def test_the_bundle_was_built_from_the_sources_and_lockfile_in_the_repository(bundle):
+    stated = header(bundle)
     sources = {f"js/{p.name}" for p in JS.glob("*.js")} | {"js/package-lock.json"}
     assert set(stated) == sources, "a source was added or removed since the bundle was built: cd js && npm run build"
     for name, digest in stated.items():
@@ -42,9 +45,10 @@ def test_the_bundle_was_built_from_the_sources_and_lockfile_in_the_repository():
         assert actual == digest, f"{name} changed since the bundle was built: cd js && npm ci && npm run build"
 
 
-def test_the_bundle_loads_nothing_from_anywhere():
-    text = BUNDLE.read_text(encoding="utf-8")
-    body = text.split("\n", 2)[2]  # after the two header comment lines
+@pytest.mark.parametrize("bundle", BUNDLES, ids=lambda p: p.name)
+def test_the_bundle_loads_nothing_from_anywhere(bundle):
+    text = bundle.read_text(encoding="utf-8")
+    body = re.sub(r"\A(//[^\n]*\n)+", "", text)  # after the header comment lines
     assert not re.search(r"(^|[^\w$.])import\s*[\w{*(\"'`]", body), "an import left in the bundle"
     assert not re.search(r"(^|[^\w$.])require\s*\(", body), "a require() left in the bundle"
     # One URL is text, not a reference: marked's error message says where to report a bug.
@@ -364,3 +368,196 @@ def test_stop_silences_at_once_keeps_no_voice_and_ends(tmp_path):
     assert out["sourcesAfter"] == 4  # a chunk in flight is kept for the download, not played
     assert out["ended"] is True and out["asked"] == []
     assert (out["probe"]["handedOver"], out["probe"]["stopped"]) == (False, True)
+
+
+# --------------------------------------------------------------------------------------------
+# The recorder under node: a little DOM, a microphone that says no (or is missing, or is not
+# there at all), and one that delivers Float32 at 48 kHz through a worklet or 44.1 kHz through
+# a ScriptProcessor. What the kernel is sent is the protocol's page side (issue 19).
+
+RECORDER_HARNESS = r"""
+const [, , bundle, scenario, arg] = process.argv;
+const out = { sent: [], asked: 0 };
+let frames = [];
+globalThis.window = globalThis;
+globalThis.requestAnimationFrame = (f) => { frames.push(f); return frames.length; };
+globalThis.cancelAnimationFrame = () => {};
+const flush = () => { const now = frames; frames = []; now.forEach((f) => f()); };
+const tick = () => new Promise((r) => setTimeout(r, 0));
+class El {
+  constructor(tag) { Object.assign(this, { tag, children: [], dataset: {}, style: {}, listeners: {}, textContent: "", className: "" }); }
+  append(...nodes) { this.children.push(...nodes); }
+  addEventListener(name, f) { (this.listeners[name] ??= []).push(f); }
+  click() { for (const f of this.listeners.click ?? []) f(); }
+  removeAttribute(name) { delete this[name]; }
+  find(cls) {
+    if (this.className.split(" ").includes(cls)) return this;
+    for (const c of this.children) { const f = c.find && c.find(cls); if (f) return f; }
+    return null;
+  }
+}
+globalThis.document = { createElement: (tag) => new El(tag) };
+const track = { stopped: false, stop() { this.stopped = true; } };
+const [mode, rate] = [scenario.split(":")[0], Number(scenario.split(":")[1] || 48000)];
+const devices = {
+  async getUserMedia(constraints) {
+    out.asked += 1; out.constraints = constraints;
+    if (mode === "denied") throw Object.assign(new Error("Permission denied"), { name: "NotAllowedError" });
+    if (mode === "missing") throw Object.assign(new Error("Requested device not found"), { name: "NotFoundError" });
+    return { getTracks: () => [track] };
+  },
+};
+Object.defineProperty(globalThis, "navigator", { value: mode === "insecure" ? {} : { mediaDevices: devices }, configurable: true });
+const contexts = [], nodes = [];
+const node = () => ({ connect() {}, disconnect() {} });
+class Ctx {
+  constructor() { Object.assign(this, { sampleRate: rate, state: "running", destination: {} }); contexts.push(this);
+    if (mode !== "script") this.audioWorklet = { addModule: async (url) => { out.moduleUrl = url; } }; }
+  createMediaStreamSource() { return node(); }
+  createGain() { return { ...node(), gain: { value: 1 } }; }
+  createScriptProcessor(size) { const n = { ...node(), size }; nodes.push(n); return n; }
+  close() { this.state = "closed"; }
+}
+globalThis.AudioContext = Ctx;
+if (mode !== "script") globalThis.AudioWorkletNode = class { constructor(ctx, name) { this.name = name; this.port = {}; nodes.push(this); } connect() {} disconnect() {} };
+class Model {
+  constructor(traits) { this.traits = { limit_seconds: 60, limit_note: "", label: "q", status: "", ...traits }; this.handlers = {}; }
+  get(k) { return this.traits[k]; }
+  set(k, v) { this.traits[k] = v; for (const f of this.handlers[`change:${k}`] ?? []) f(); }
+  on(name, f) { (this.handlers[name] ??= []).push(f); }
+  off(name, f) { this.handlers[name] = (this.handlers[name] ?? []).filter((g) => g !== f); }
+  send(content, callbacks, buffers) {
+    out.sent.push({ ...content, samples: (buffers ?? []).map((b) => new Int16Array(b).length),
+                    first: (buffers ?? []).map((b) => new Int16Array(b)[0]), bytes: (buffers ?? []).map((b) => b.byteLength) });
+  }
+}
+const recorder = (await import(bundle)).default;
+const model = new Model({ limit_seconds: Number(arg || 60), limit_note: "the test's limit" });
+const el = new El("div");
+const cleanup = recorder.render({ model, el });
+flush();
+const find = (cls) => el.find(cls);
+out.askedBeforeClick = out.asked;
+out.timeBefore = find("omni-time").textContent;
+out.limitLine = find("omni-limit").textContent;
+find("omni-record").click();
+await tick(); await tick(); await tick();
+out.note = find("omni-note").textContent;
+out.contexts = contexts.length;
+out.recordingShown = find("omni-recording").style.display !== "none";
+out.recordingText = find("omni-recording").textContent;
+out.button = find("omni-record").textContent;
+if (contexts.length) {
+  const tap = nodes[0];
+  const deliver = (seconds, block) => {
+    const total = Math.round(seconds * rate);
+    for (let i = 0; i < total; i += block) {
+      const data = new Float32Array(Math.min(block, total - i)).fill(0.5);
+      if (tap.port) tap.port.onmessage && tap.port.onmessage({ data });
+      else tap.onaudioprocess && tap.onaudioprocess({ inputBuffer: { getChannelData: () => data } });
+    }
+  };
+  deliver(1.0, mode === "script" ? 4096 : 2048);
+  flush();
+  out.level = find("omni-level").style.width;
+  out.timeDuring = find("omni-time").textContent;
+  out.worklet = tap.name ?? null;
+  out.blobModule = String(out.moduleUrl ?? "").startsWith("blob:");
+  if (mode === "remove") { cleanup(); }
+  else if (mode === "discard") { find("omni-discard").click(); }
+  else if (model.traits.limit_seconds >= 1.0) { find("omni-record").click(); }
+  flush();
+  deliver(0.5, 2048);  // after the stop: nothing more is sent
+  out.trackStopped = track.stopped;
+  out.contextState = contexts[0].state;
+  out.recordingShownAfter = find("omni-recording").style.display !== "none";
+  out.player = Boolean(find("omni-playback").src) && find("omni-playback").style.display !== "none";
+  out.noteAfter = find("omni-note").textContent;
+  out.state = find("omni-recorder").dataset.state;
+}
+model.set("status", "Recorded 1.0 s: stored in q (attach it with -a q).");
+out.status = find("omni-status").textContent;
+console.log(JSON.stringify(out));
+"""
+
+
+def run_recorder(tmp_path: Path, scenario: str, limit: float = 60) -> dict:
+    bundle = tmp_path / "recorder.mjs"
+    shutil.copyfile(RECORDER, bundle)
+    harness = tmp_path / "recorder_harness.mjs"
+    harness.write_text(RECORDER_HARNESS, encoding="utf-8")
+    done = subprocess.run([NODE, str(harness), bundle.as_uri(), scenario, str(limit)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+SENTENCES = {  # one sentence each, as js/recorder.js words them
+    "denied": "The browser was not allowed to use the microphone",
+    "missing": "No microphone was found",
+    "insecure": "This page cannot use a microphone: browsers allow it only on a secure page",
+}
+
+
+@needs_node
+@pytest.mark.parametrize("scenario", list(SENTENCES))
+def test_a_microphone_the_page_cannot_have_is_one_sentence_and_nothing_is_sent(tmp_path, scenario):
+    out = run_recorder(tmp_path, scenario)
+    assert out["askedBeforeClick"] == 0  # showing the recorder asks for nothing
+    assert out["note"].startswith(SENTENCES[scenario]) and out["note"].count(". ") == 0
+    assert out["asked"] == (0 if scenario == "insecure" else 1)
+    assert out["sent"] == [] and out["contexts"] == 0
+    assert out["recordingShown"] is False and out["button"] == "● Record"
+
+
+def pcm_messages(out: dict) -> list[dict]:
+    return [m for m in out["sent"] if m["type"] == "pcm"]
+
+
+@needs_node
+def test_48_khz_from_the_worklet_reaches_the_kernel_as_16_khz_int16_in_quarter_seconds(tmp_path):
+    out = run_recorder(tmp_path, "worklet:48000")
+    assert out["askedBeforeClick"] == 0 and out["asked"] == 1
+    audio = out["constraints"]["audio"]
+    assert audio["channelCount"] == 1 and not (audio["echoCancellation"] or audio["noiseSuppression"] or audio["autoGainControl"])
+    assert out["worklet"] == "omni-tap" and out["blobModule"] is True  # the module from a Blob: no network
+    assert out["recordingShown"] is True and out["recordingText"] == "● Recording…" and out["button"] == "■ Stop"
+    assert out["timeBefore"] == "0:00 / 1:00" and out["timeDuring"] == "0:01 / 1:00"
+    assert out["limitLine"].startswith("Up to 1:00: the test's limit.")
+    assert out["level"] != "0%"
+    kinds = [m["type"] for m in out["sent"]]
+    assert kinds[0] == "start" and kinds[-1] == "stop" and set(kinds[1:-1]) == {"pcm"}
+    pcm = pcm_messages(out)
+    assert [m["samples"] for m in pcm] == [[4000]] * 4  # one second at 16 kHz, in quarters
+    assert all(m["bytes"] == [8000] and m["first"] == [16384] for m in pcm)  # 0.5 as int16
+    assert out["sent"][-1]["limit"] is False
+    assert out["trackStopped"] is True and out["contextState"] == "closed"
+    assert out["recordingShownAfter"] is False and out["player"] is True and out["state"] == "recorded"
+    assert out["status"] == "Recorded 1.0 s: stored in q (attach it with -a q)."
+
+
+@needs_node
+def test_44_1_khz_through_the_script_processor_fallback_makes_the_same_16_khz(tmp_path):
+    out = run_recorder(tmp_path, "script:44100")
+    assert out["worklet"] is None  # no AudioWorklet in this page
+    assert sum(m["samples"][0] for m in pcm_messages(out)) == 16000
+    assert all(m["samples"] == [4000] for m in pcm_messages(out)) and out["sent"][-1]["type"] == "stop"
+
+
+@needs_node
+def test_the_recorder_stops_by_itself_at_the_limit_with_a_note(tmp_path):
+    out = run_recorder(tmp_path, "worklet:48000", limit=0.6)
+    assert sum(m["samples"][0] for m in pcm_messages(out)) == 9600  # 0.6 s, not a sample more
+    assert out["sent"][-1] == {"type": "stop", "limit": True, "samples": [], "first": [], "bytes": []}
+    assert out["noteAfter"] == "Stopped at the limit of 0:00 (the test's limit)."
+    assert out["trackStopped"] is True and out["recordingShownAfter"] is False
+
+
+@needs_node
+@pytest.mark.parametrize("scenario", ["discard", "remove"])
+def test_discarding_or_removing_the_view_releases_the_microphone_and_sends_no_stop(tmp_path, scenario):
+    out = run_recorder(tmp_path, f"{scenario}:48000")
+    assert out["trackStopped"] is True and out["contextState"] == "closed"
+    kinds = [m["type"] for m in out["sent"]]
+    assert "stop" not in kinds and kinds[-1] == ("discard" if scenario == "discard" else "pcm")
+    assert out["player"] is False

@@ -23,64 +23,15 @@ from ..errors import Interrupted, InvalidRequest, OmniError
 from ..recording import Recording, fingerprint
 from ..request import elide_media
 from ..response import collect
-from . import live, targets, view
+from . import live, reply, targets, view
 from .each import run_batch, set_underscore
+from .examples import EXAMPLES
 from .frontend import anchor_comm, has_widget_frontend
 from .options import CellOptions, speed, unquote
 from .segments import run_segments
 
 if TYPE_CHECKING:
     from ..client import OmniClient
-
-
-EXAMPLES = """
-Examples::
-
-    %%omni
-    Who are you?
-
-    %%omni -m qwen-omni-turbo -v Serena --out reply
-    Tell me a joke about notebooks.
-
-    %%omni --think
-    Why is the sky blue? Think it through.
-
-    %%omni --dry-run --system "Answer in French."
-    What is a Jupyter kernel?
-
-    %%omni -i cat.png -i https://example.com/dog.jpg
-    What do these two pictures have in common?
-
-    %%omni -a interview.mp3
-    Summarize this recording.
-
-    %%omni --frames "frames/*.jpg"
-    Describe what happens.
-
-    %%omni --frames clip.mp4
-    Describe what happens (the frames the service would sample, as a frame list).
-
-    %%omni -i phone_photo.heic --video screen_recording.mp4 --fit
-    What is on the screen? (--fit downscales and re-encodes what is too large to send)
-
-    %%omni --record hello.jsonl
-    Say hello.
-
-    %%omni --replay hello.jsonl --speed 2
-    Say hello.
-
-    %%omni --each "photos/*.jpg" --concurrency 8 --out captions
-    Write a one-line caption.
-
-    %%omni -a lecture.mp3 --segments 10m --then "Summarise with timestamps." --out parts
-    List the topics of this part (each 10-minute window is asked; parts holds the table).
-
-Line forms: ``%omni models``, ``%omni voices [MODEL]``, ``%omni history``,
-``%omni reset``, ``%omni config``.
-
-With no DASHSCOPE_API_KEY and no base URL the embedded emulator answers.
-"""
-
 
 @magics_class
 class OmniMagics(Magics):
@@ -173,7 +124,7 @@ class OmniMagics(Magics):
 
     # -- the magic -------------------------------------------------------------------------------
     @magic_arguments()
-    @argument("command", nargs="*", help="Line magic only: models | voices [MODEL] | history | reset | config.")
+    @argument("command", nargs="*", help="Line magic only: models | voices [MODEL] | history | reset | config | record NAME.")
     @argument("-m", "--model", help="Model id or alias (default: %%config OmniMagics.model).")
     @argument("-v", "--voice", help="Voice for the speech (%%omni voices MODEL lists them).")
     @argument("--think", action="store_true", default=None, help="Thinking mode: reasoning shown apart; text only (qwen3.8-omni-flash thinks by default).")
@@ -313,12 +264,11 @@ class OmniMagics(Magics):
                 request.user_message, response.text, request.model, key=key,
                 attachments=request.attachments, system=options.system_given,
             )
+            reply.offer(self, args, options, stream_view)  # a spoken answer in a page: a recorder
 
     def _dry_run(self, client: OmniClient, request: Any) -> None:
-        endpoint = (
-            "(the embedded emulator, started by the first real request)/chat/completions"
-            if client.emulated else f"{client.base_url}/chat/completions"
-        )
+        endpoint = ("(the embedded emulator, started by the first real request)/chat/completions"
+                    if client.emulated else f"{client.base_url}/chat/completions")
         view.show(view.Notice("Dry run: nothing was sent."))
         view.show(view.EstimateTable(request.estimate))
         view.show(view.RequestPreview(endpoint, client.headers(), elide_media(request.body)))
@@ -327,7 +277,7 @@ class OmniMagics(Magics):
     def _line(self, args: Any) -> None:
         words = args.command or []
         if not words:
-            raise UsageError("Use %%omni as a cell magic, or %omni models | voices [MODEL] | history | reset | config.")
+            raise UsageError("Use %%omni as a cell magic, or %omni models | voices [MODEL] | history | reset | config | record NAME.")
         command, rest = words[0], words[1:]
         if command == "models":
             view.show(view.Table.models(self._catalog()))
@@ -344,8 +294,11 @@ class OmniMagics(Magics):
             view.show(view.Notice("Conversation cleared: the next cell starts fresh."))
         elif command == "config":
             view.show(view.Table.config(self))
+        elif command == "record":  # anywidget is imported when a recorder is first asked for
+            from .recorder import record
+            record(self, rest)
         else:
-            raise UsageError(f"Unknown %omni command {command!r}: use models, voices, history, reset or config.")
+            raise UsageError(f"Unknown %omni command {command!r}: use models, voices, history, reset, config or record.")
 
     # -- helpers ---------------------------------------------------------------------------------
     def _catalog(self) -> catalog.Catalog:

@@ -256,7 +256,7 @@ class Table:
 
     @classmethod
     def history(cls, conversation: Any, default_system: str = "") -> "Table":
-        rows = [[i + 1, turn.model, _short(request_text(turn.user)), _short(turn.answer)]
+        rows = [[i + 1, turn.model, _short(request_text(turn.user) or _media_words(turn)), _short(turn.answer)]
                 for i, turn in enumerate(conversation.turns)]
         caption = ("No turns yet." if not rows else
                    f"{len(rows)} turn{'s' if len(rows) > 1 else ''}; `%omni reset` clears them")
@@ -274,6 +274,16 @@ class Table:
                 for name, trait in sorted(magics.traits(config=True).items())]
         return cls(["OmniMagics.", "value", "meaning"], rows,
                    caption="Change with %config OmniMagics.<name> = <value>")
+
+
+def _media_words(turn: Any) -> str:
+    """A turn that said nothing in words (a reply by voice): what it sent instead."""
+    words = []
+    for attachment in turn.attachments:
+        info = attachment.probe()[0]
+        length = f" {info.seconds:.1f} s" if info is not None and info.seconds else ""
+        words.append(f"({attachment.kind}{length}: {attachment.name})")
+    return " ".join(words)
 
 
 def _count(n: int | None) -> str:

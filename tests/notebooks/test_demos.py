@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from demos import DEMOS, NOTEBOOKS
+from demos import DEMOS, NOTEBOOKS, WITH_MICROPHONE
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -53,7 +53,17 @@ def numbers(text: str) -> list[int]:
 
 
 def test_the_promised_demos_are_all_there():
-    assert sorted(DEMOS) == sorted(path.stem for path in NOTEBOOKS.glob("*.ipynb"))
+    assert sorted(DEMOS + WITH_MICROPHONE) == sorted(path.stem for path in NOTEBOOKS.glob("*.ipynb"))
+
+
+def test_voice_conversation_runs_headless_with_its_recording_cells_skipped_with_a_note(executed):
+    nb = executed["voice_conversation"]
+    tagged = [c for c in nb.cells if "needs-microphone" in c.metadata.get("tags", [])]
+    assert [c.source.split("\n")[0] for c in tagged] == ["%omni record question", "%%omni -a question"]
+    for c in tagged:  # the saved copy says why the cell has no answer, and so did the run
+        assert "needs a microphone" in shown(c) and c.get("execution_count") is None
+    assert executed.printed("voice_conversation").count("this cell needs a microphone") == 2
+    assert "No turns yet" in shown(cell(executed["voice_conversation"], "%omni history"))
 
 
 @pytest.mark.parametrize("name", DEMOS)

@@ -36,6 +36,8 @@ import pytest
 from lab import CHROMIUM_ARGS, JUPYTERLAB, KERNEL_IDLE_JS, NOTEBOOK7, QUICKSTART, ROOT, TOKEN, Lab
 from lab import chromium as _chromium
 
+from omni_magic.notebook.reply import PLACEHOLDER as REPLY  # the reply recorder's text/plain twin
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -314,10 +316,10 @@ def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Pat
     # 4. The speech: the <audio> element's duration equals the saved WAV's.
     import soundfile as sf
 
-    audio = cell.locator("audio")
+    audio = cell.locator("audio[data-omni-speech]")  # the reply recorder below has its own
     assert audio.count() == 1, f"expected one <audio> in the cell, found {audio.count()}"
     page.wait_for_function(
-        """() => { const a = document.querySelector('[data-omni-test="ask"] audio');
+        """() => { const a = document.querySelector('[data-omni-test="ask"] audio[data-omni-speech]');
                    return a && a.readyState >= 1 && Number.isFinite(a.duration) && a.duration > 0; }""",
         timeout=30_000,
     )
@@ -360,8 +362,12 @@ def _run_and_check(page, lab: Lab, ask_index: int, wav_name: str, artifacts: Pat
     assert any("This is the omni_magic emulator" in m and "<sub>" in m for m in markdown), markdown
     assert any("<audio" in h and "data:audio/wav;base64," in h for h in html)
     assert any("omni-usage" in h and "reported" in h for h in html)
+    # The one widget a spoken answer leaves: its "reply by voice" recorder (issue 19), which must
+    # stay usable, with a text/plain twin for readers without the page.
+    replies = [o for o in outputs if "".join(o.get("data", {}).get("text/plain", "")) == REPLY]
+    assert len(replies) == 1 and WIDGET_VIEW in replies[0]["data"], outputs
     widget_outputs = [(i, o) for i, c in enumerate(saved["cells"]) for o in c.get("outputs", [])
-                      if WIDGET_VIEW in o.get("data", {})]
+                      if WIDGET_VIEW in o.get("data", {}) and o not in replies]
     assert not widget_outputs, f"widget views saved in the notebook: {widget_outputs}"
 
     # 7. Screenshots: the whole notebook (the viewport stretched to its height) and the cell.

@@ -1,0 +1,130 @@
+"""Reply by voice (issue 19): under each spoken answer in a page, a recorder whose recording is
+the next turn of the conversation, asked with the model, voice and options of the cell it
+belongs to, its answer streamed under it with the live view; that answer gets its own.
+
+The recorder's stop arrives as a comm message while the kernel is idle, so the turn runs in
+that message's handler. Its outputs belong to no cell: they go into an ``ipywidgets.Output``
+shown with the recorder, which the page fills with what the handler displays. The page ignores
+display updates there (an Output widget keeps display_data, stream, error and clear_output, and
+drops update_display_data), so the live answer sits in an Output of its own, cleared and given
+the static answer when the stream ends, instead of being replaced through its display handle.
+
+Only where speech plays live in a page (``WidgetView`` with speech): someone is listening there
+and can answer. A terminal, and a headless run (``python -m omni_magic.demo`` turns live speech
+off), get no recorder. A reply continues the conversation where it is now (all its turns),
+whichever answer's recorder was used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.display import display
+
+from ..attachments import Attachment
+from ..errors import Interrupted, OmniError
+from ..response import OmniResponse, collect
+from . import targets, view
+from .status import status_line
+from .widgets import display_widget
+
+TITLE = "Reply by voice: press record, speak, press stop; the answer comes below."
+PLACEHOLDER = "Reply by voice: a recorder, in JupyterLab or Jupyter Notebook while the kernel runs."
+
+
+def offer(magics: Any, args: Any, options: Any, stream_view: Any) -> Reply | None:
+    """Show the recorder that replies to the answer ``stream_view`` just showed, if it spoke in a
+    page. ``args`` (the cell's parsed line) picks the client again at reply time, as a cell
+    would; ``options`` (its ``CellOptions``) are the model, voice and options of the reply."""
+    widget = getattr(stream_view, "widget", None)
+    if widget is None or not widget.speech:
+        return None
+    reply = Reply(magics, args, options)
+    reply.show()
+    return reply
+
+
+class Reply:
+    """The recorder, and the Output under it where the reply's turn is shown."""
+
+    def __init__(self, magics: Any, args: Any, options: Any) -> None:
+        import ipywidgets
+
+        from .recorder import Recorder, limit_for
+
+        self.magics, self.args, self.options = magics, args, options
+        seconds, why = limit_for(options.model, magics._catalog())
+        self.recorder = Recorder(limit_seconds=seconds, limit_note=why, on_clip=self.send)
+        self.out = ipywidgets.Output()
+        title = ipywidgets.HTML(f"<b>{TITLE}</b>")
+        self.box = ipywidgets.VBox([title, self.recorder, self.out])
+        self.box.add_class("omni-reply")  # the browser test finds a reply's recorder by it
+        self.response: OmniResponse | None = None  # the reply's answer, once sent
+
+    def show(self) -> Any:
+        return display_widget(self.box, PLACEHOLDER)
+
+    def send(self, clip: Any) -> None:
+        """The recorder's stop: ask the next turn with ``clip`` as its audio, shown in ``out``.
+        An error a user can act on is shown there as one paragraph (a comm handler's error would
+        reach no cell); any other is shown there with its traceback by the Output widget."""
+        with self.out:
+            try:
+                self._turn(clip)
+            except (OmniError, UsageError) as exc:
+                display(view.Notice(str(exc), "error"))
+
+    def _turn(self, clip: Any) -> None:
+        import ipywidgets
+
+        magics = self.magics
+        client = magics._client_for(self.args)  # a later cell may have changed the settings
+        audio = Attachment("audio", clip, name="your reply")
+        # The cell's own media were its turn's: the conversation carries them as earlier media.
+        keywords = {**self.options.request(), "attachments": [audio],
+                    **magics.conversation.carried(None, magics.system)}
+        request = client.prepare("", **keywords)
+        view.show_previews(request.attachments)
+        for warning in request.warnings:
+            display(view.Notice(warning, "warn"))
+        events = client.send(request, record=targets.record_folder(magics.record_to))
+        magics._tell_emulated(client)
+        response = self.response = client.new_response(request)
+        label = client.backend.label
+        stream_view = magics._view(label, request.thinking, speech=request.audio)
+        for note in request.notes:
+            display(view.Notice(note))
+        slot = ipywidgets.Output()  # the live answer's place, then the static answer's
+        display(slot)
+        with slot:
+            stream_view.start(response)
+        try:
+            collect(events, response, on_event=stream_view.update)
+        except KeyboardInterrupt:
+            stream_view.stop()
+            response.close(Interrupted("The stream was stopped; the partial answer is kept."))
+        except OmniError as exc:
+            stream_view.abort()
+            _place(slot, view.Notice("No answer: see the error below.", "error"))
+            response.close(exc)
+            raise
+        except Exception:
+            stream_view.abort()
+            raise
+        # Its place first, then its end, as WidgetView.finish does for a cell's answer.
+        _place(slot, view.Answer(response, status_line(response, label)))
+        stream_view.finish(response, show_usage=magics.show_usage, autoplay=magics.autoplay,
+                           notes=[view.Notice(note, "warn") for note in response.notes])
+        if response.error is None and response.text:
+            magics.conversation.record(request.user_message, response.text, request.model,
+                                       attachments=request.attachments)
+            offer(magics, self.args, self.options, stream_view)  # a reply to this reply
+
+
+def _place(slot: Any, output: Any) -> None:
+    """Put ``output`` alone in ``slot``: the live widget's view goes, the widget lives on while
+    its speech plays (the page hands it over to the audio element shown after)."""
+    slot.clear_output()
+    with slot:
+        display(output)
