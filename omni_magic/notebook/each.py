@@ -33,18 +33,8 @@ def run_batch(magics: OmniMagics, args: Any, prompt: str) -> None:
     if concurrency < 1:
         raise UsageError(f"--concurrency must be at least 1, not {concurrency}.")
     files = batch_files(args.each)
-    # Speech is asked for only when it is kept: a batch does not hold answers' audio.
-    cell = CellOptions.resolve(args, magics, magics._catalog(),
-                               speech=args.save is not None and magics.audio and not args.text_only)
+    cell, save_dir, client = prepare_batch(magics, args, prompt, "each file's")
     options = cell.request()
-    if args.save is not None and not cell.audio:
-        raise UsageError("--save DIR keeps each file's speech, but this batch asks for text only "
-                         "(--text-only, --think, a model that answers in text, or "
-                         "%config OmniMagics.audio = False).")
-    save_dir = targets.batch_folder(args.save) if args.save is not None else None
-    client = magics._client_for(args)
-    for note in [*cell.notes, *client.prepare(prompt.strip(), **options).notes]:  # fail now
-        view.show(view.Notice(note))
 
     def build(path: str) -> Any:
         kind = kind_of(path)
@@ -62,6 +52,23 @@ def run_batch(magics: OmniMagics, args: Any, prompt: str) -> None:
     if args.out:
         magics.shell.user_ns[args.out] = table
     set_underscore(magics.shell, table)
+
+
+def prepare_batch(magics: OmniMagics, args: Any, prompt: str, whose: str) -> tuple[CellOptions, Any, Any]:
+    """A batch's options (speech asked for only when --save DIR keeps it: a batch holds no
+    answers' audio), its --save folder (checked now) and its client; the prompt checked with
+    them before anything is sent, its notes shown."""
+    cell = CellOptions.resolve(args, magics, magics._catalog(),
+                               speech=args.save is not None and magics.audio and not args.text_only)
+    if args.save is not None and not cell.audio:
+        raise UsageError(f"--save DIR keeps {whose} speech, but this cell asks for text only "
+                         "(--text-only, --think, a model that answers in text, or "
+                         "%config OmniMagics.audio = False).")
+    save_dir = targets.batch_folder(args.save) if args.save is not None else None
+    client = magics._client_for(args)
+    for note in [*cell.notes, *client.prepare(prompt.strip(), **cell.request()).notes]:  # fail now
+        view.show(view.Notice(note))
+    return cell, save_dir, client
 
 
 def drive(magics: OmniMagics, batch: Batch) -> bool:

@@ -28,9 +28,9 @@ from IPython.core.error import UsageError
 from .. import segments
 from ..attachments import Attachment, is_url
 from ..batch import Batch
-from . import targets, view
-from .each import batch_cache, drive, set_underscore
-from .options import CellOptions, expand
+from . import view
+from .each import batch_cache, drive, prepare_batch, set_underscore
+from .options import expand
 
 if TYPE_CHECKING:
     from ..catalog import Model
@@ -49,19 +49,10 @@ def run_segments(magics: OmniMagics, args: Any, prompt: str) -> None:
     length = segments.parse_length(args.segments)
     name = path.name
     info = Attachment(kind, str(path)).probe()[0]
-    cell = CellOptions.resolve(args, magics, magics._catalog(),
-                               speech=args.save is not None and magics.audio and not args.text_only)
-    model = _model(magics, cell.model)
+    model = _model(magics, args.model or magics.model)
     windows = segments.plan(info, model, length, name)
+    cell, save_dir, client = prepare_batch(magics, args, prompt, "each window's")
     options = cell.request()
-    if args.save is not None and not cell.audio:
-        raise UsageError("--save DIR keeps each window's speech, but this cell asks for text only "
-                         "(--text-only, --think, a model that answers in text, or "
-                         "%config OmniMagics.audio = False).")
-    save_dir = targets.batch_folder(args.save) if args.save is not None else None
-    client = magics._client_for(args)
-    for note in [*cell.notes, *client.prepare(prompt.strip(), **options).notes]:  # fail now
-        view.show(view.Notice(note))
     if args.new:
         magics.conversation.reset()
     view.show(view.Notice(_plan_note(name, info.seconds, windows, concurrency)))

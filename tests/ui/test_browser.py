@@ -22,9 +22,7 @@ failure. Screenshots go to ``$OMNI_UI_ARTIFACTS``, else ``build/ui/`` under the 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
 import shutil
 import time
@@ -33,41 +31,13 @@ from pathlib import Path
 import pytest
 
 # The server and browser helpers, shared with bench/live_view.py (tests/ui/lab.py).
-from lab import CHROMIUM_ARGS, JUPYTERLAB, KERNEL_IDLE_JS, NOTEBOOK7, QUICKSTART, ROOT, TOKEN, Lab
-from lab import chromium as _chromium
+from lab import CHROMIUM_ARGS, JUPYTERLAB, KERNEL_IDLE_JS, NOTEBOOK7, QUICKSTART, TOKEN, Lab
 
 from omni_magic.notebook.reply import PLACEHOLDER as REPLY  # the reply recorder's text/plain twin
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-# -- skip policy --------------------------------------------------------------------------------
-def _missing(*modules: str) -> list[str]:
-    missing = []
-    if _chromium() is None:
-        missing.append("chromium (apt-get install chromium)")
-    for module in ("playwright", "jupyterlab", *modules):
-        if importlib.util.find_spec(module) is None:
-            missing.append(f"the {module} package (pip install -e '.[ui]')")
-    return list(dict.fromkeys(missing))
-
-
-def _require(*modules: str) -> str:
-    """Chromium's path, or a skip (a failure under OMNI_REQUIRE_BROWSER=1) naming what is missing."""
-    missing = _missing(*modules)
-    if missing:
-        reason = "browser test needs " + ", ".join(missing)
-        if os.environ.get("OMNI_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + " (OMNI_REQUIRE_BROWSER=1 forbids skipping)", pytrace=False)
-        pytest.skip(reason)
-    return _chromium()  # type: ignore[return-value]
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    return _require()
 
 
 # -- the Jupyter server -------------------------------------------------------------------------
@@ -83,21 +53,14 @@ def lab(chromium_path, tmp_path_factory):
 
 
 @pytest.fixture
-def notebook7(chromium_path, tmp_path_factory):
-    _require(NOTEBOOK7.module)  # the notebook package too, with the same skip policy
+def notebook7(chromium_path, require, tmp_path_factory):
+    require(NOTEBOOK7.module)  # the notebook package too, with the same skip policy
     server = Lab(tmp_path_factory.mktemp("notebook7"), NOTEBOOK7)
     try:
         server.start()
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def artifacts() -> Path:
-    folder = Path(os.environ.get("OMNI_UI_ARTIFACTS") or ROOT / "build" / "ui")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 # -- the page -----------------------------------------------------------------------------------

@@ -17,8 +17,6 @@ JupyterLab, a failure under ``OMNI_REQUIRE_BROWSER=1`` (``.ci/run``). Screenshot
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 import time
 from pathlib import Path
@@ -26,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lab import CHROMIUM_ARGS, JUPYTERLAB, KERNEL_IDLE_JS, ROOT, Lab
-from lab import chromium as _chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,27 +36,6 @@ SOUND = 3.0  # seconds of a speech-like sound
 TAIL = 1.0
 FILE_SECONDS = LEAD + SOUND + TAIL
 EMULATOR = "This is the omni_magic emulator"
-
-
-# -- skip policy (test_browser.py's) ------------------------------------------------------------
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    missing = [] if _chromium() is not None else ["chromium (apt-get install chromium)"]
-    missing += [f"the {m} package (pip install -e '.[ui]')" for m in ("playwright", "jupyterlab")
-                if importlib.util.find_spec(m) is None]
-    if missing:
-        reason = "browser test needs " + ", ".join(missing)
-        if os.environ.get("OMNI_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + " (OMNI_REQUIRE_BROWSER=1 forbids skipping)", pytrace=False)
-        pytest.skip(reason)
-    return _chromium()  # type: ignore[return-value]
-
-
-@pytest.fixture(scope="module")
-def artifacts() -> Path:
-    folder = Path(os.environ.get("OMNI_UI_ARTIFACTS") or ROOT / "build" / "ui")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
