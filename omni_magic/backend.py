@@ -15,6 +15,7 @@ DASHSCOPE_BASE_URL: the Qwen-Omni page's Qwen3.8-Omni-Flash quickstart (2026).
 
 from __future__ import annotations
 
+import base64
 import hmac
 import os
 import re
@@ -33,6 +34,20 @@ DEFAULT_REGION = "intl"
 _WORKSPACE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MASK = "********"
 MASK_RUN = 8  # a server echoing this many of the key's characters in a row has leaked it
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
+
+
+def _base64_cores(key: str) -> set[str]:
+    """What any base64 holding the key shows of it, whatever precedes it ("Bearer KEY", "user:KEY"
+    in a Basic header): one core per alignment (the groups of three bytes that are all the key's),
+    in the standard and the URL-safe alphabet. Cores too short to be told from chance are left out."""
+    raw, cores = key.encode(), set()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode()
+        core = encoded[4 * (1 if shift else 0):4 * ((shift + len(raw)) // 3)]
+        if len(core) >= 12:
+            cores |= {core, core.translate(str.maketrans("+/", "-_"))}
+    return cores
 
 
 class Secret:
@@ -48,8 +63,10 @@ class Secret:
 
     def mask(self, text: str) -> str:
         """``text`` with every run of ``MASK_RUN`` or more of the key's characters in a row (a
-        piece of the key, as a server may echo it) replaced by ``MASK``."""
+        piece of the key, as a server may echo it) replaced by ``MASK``, and so is any base64
+        token that encodes the key (an echoed ``Authorization: Basic`` header, say)."""
         key = self._value
+        text = self._mask_base64(text)
         if len(key) <= MASK_RUN:
             return text.replace(key, MASK) if key else text
         grams = {key[i:i + MASK_RUN] for i in range(len(key) - MASK_RUN + 1)}
@@ -73,6 +90,19 @@ class Secret:
                 out.append(text[i:j])
                 i = j
         return "".join(out)
+
+    def _mask_base64(self, text: str) -> str:
+        for core in _base64_cores(self._value):
+            start = text.find(core)
+            while start >= 0:  # the whole token goes: its ends hold bits of the key too
+                low, high = start, start + len(core)
+                while low and text[low - 1] in _BASE64:
+                    low -= 1
+                while high < len(text) and (text[high] in _BASE64 or text[high] == "="):
+                    high += 1
+                text = text[:low] + MASK + text[high:]
+                start = text.find(core, low + len(MASK))
+        return text
 
     def __repr__(self) -> str:
         return "Secret('********')"

@@ -124,7 +124,7 @@ class OmniMagics(Magics):
 
     # -- the magic -------------------------------------------------------------------------------
     @magic_arguments()
-    @argument("command", nargs="*", help="Line magic only: models | voices [MODEL] | history | reset | config | record NAME.")
+    @argument("command", nargs="*", help="Line magic only: models | voices [MODEL] | history | reset | config | record NAME | doctor [--report FILE ...].")
     @argument("-m", "--model", help="Model id or alias (default: %%config OmniMagics.model).")
     @argument("-v", "--voice", help="Voice for the speech (%%omni voices MODEL lists them).")
     @argument("--think", action="store_true", default=None, help="Thinking mode: reasoning shown apart; text only (qwen3.8-omni-flash thinks by default).")
@@ -165,6 +165,9 @@ class OmniMagics(Magics):
     @argument("--dry-run", action="store_true", help="Check and show the request; send nothing.")
     @line_cell_magic
     def omni(self, line: str, cell: str | None = None) -> None:
+        if cell is None and line.split()[:1] == ["doctor"]:  # its own options; imported when asked
+            from .doctor import run_doctor
+            return run_doctor(self, line.strip()[len("doctor"):])
         try:
             args = parse_argstring(self.omni, line)
         except UsageError:
@@ -298,7 +301,7 @@ class OmniMagics(Magics):
             from .recorder import record
             record(self, rest)
         else:
-            raise UsageError(f"Unknown %omni command {command!r}: use models, voices, history, reset, config or record.")
+            raise UsageError(f"Unknown %omni command {command!r}: use models, voices, history, reset, config, record or doctor.")
 
     # -- helpers ---------------------------------------------------------------------------------
     def _catalog(self) -> catalog.Catalog:

@@ -52,3 +52,27 @@ def test_the_key_reaches_the_server_and_no_saved_notebook_or_log(tmp_path, emula
     # The dry runs show where the key goes, masked.
     dry = (out / "image_question.ipynb").read_text()
     assert "Authorization: Bearer ********" in dry
+
+
+@pytest.mark.slow  # a fresh interpreter running the doctor's three requests: about 5 s
+@pytest.mark.parametrize("suffix", [".json", ".md"])
+def test_the_doctors_lines_and_report_never_hold_the_key(tmp_path, emulator, suffix):
+    # python -m omni_magic.doctor with the canary as DASHSCOPE_API_KEY: the key reaches the server,
+    # and neither the printed lines nor the report (steps, recorded streams) hold it, whole or in
+    # part (any eight of its characters in a row: what Secret.mask hides).
+    report = tmp_path / f"doctor{suffix}"
+    env = {"DASHSCOPE_API_KEY": CANARY, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "PYTHONPATH": str(NOTEBOOKS.parent)}
+    before = emulator.authorized_count
+    done = subprocess.run(
+        [sys.executable, "-m", "omni_magic.doctor", "--base-url", emulator.base_url,
+         "--model", "qwen3-omni-flash", "--report", str(report)],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert emulator.authorized_count - before == 3  # text, speech, thinking: the key was sent
+    written = report.read_text()
+    assert "omni_magic_recording" in written and "key set (********" in done.stdout
+    runs = {CANARY[i:i + 8] for i in range(len(CANARY) - 7)}
+    for text in (written, done.stdout, done.stderr):
+        assert [run for run in runs if run in text] == []
