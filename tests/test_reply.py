@@ -103,3 +103,22 @@ def _history(shell):
     from omni_magic.notebook import view
 
     return view.Table.history(magics(shell).conversation)
+
+
+def test_the_next_cell_turns_earlier_recorders_into_their_replies(page, offered):
+    """A saved notebook cannot show a widget without its kernel, and keeps nothing of an Output
+    widget: when another cell starts, each recorder gives its place to static outputs."""
+    run(page, "", "Why is the sky blue?")
+    first = offered[0]
+    with capture_output():
+        speak(first.recorder, 1.5)
+    nested = offered[1]
+    updates = []
+    first._handle = type("Handle", (), {"update": lambda self, obj: updates.append(obj)})()
+    with capture_output():
+        page.run_cell("1 + 1")  # any cell: pre_run_cell retires what was shown before it
+    assert len(updates) == 1
+    html_ = updates[0]._repr_html_()
+    assert "You replied by voice</b> (1.5 s)" in html_ and "1.5 seconds" in html_ and "<audio" in html_
+    assert first.recorder.comm is None and nested.recorder.comm is None  # closed, both
+    assert not reply.shown(magics(page))

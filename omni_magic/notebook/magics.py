@@ -372,6 +372,7 @@ class OmniMagics(Magics):
         # JupyterLab, Notebook 7 and VS Code send each cell's id with its execution;
         # terminals and nbclient send none, and their turns are simply appended.
         self._cell_id = getattr(info, "cell_id", None)
+        reply.retire_all(self)  # earlier answers' recorders become their replies, static
 
     def close(self) -> None:
         try:

@@ -13,10 +13,17 @@ Only where speech plays live in a page (``WidgetView`` with speech): someone is 
 and can answer. A terminal, and a headless run (``python -m omni_magic.demo`` turns live speech
 off), get no recorder. A reply continues the conversation where it is now (all its turns),
 whichever answer's recorder was used.
+
+The recorder is a widget, which a saved notebook cannot show without its kernel, and the replies
+live in its Output, which a saved notebook does not keep. So when the next cell starts, each
+recorder shown so far gives its place to static outputs: the replies it took, each with its
+answer and its speech, which the notebook keeps like any cell's output (``retire_all``). Only the
+recorder under the latest spoken answer is a widget in a notebook saved before another cell runs.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -27,22 +34,38 @@ from ..errors import Interrupted, OmniError
 from ..response import OmniResponse, collect
 from . import targets, view
 from .status import status_line
-from .widgets import display_widget
+from .widgets import close_widgets, display_widget
 
 TITLE = "Reply by voice: press record, speak, press stop; the answer comes below."
 PLACEHOLDER = "Reply by voice: a recorder, in JupyterLab or Jupyter Notebook while the kernel runs."
 
 
-def offer(magics: Any, args: Any, options: Any, stream_view: Any) -> Reply | None:
+def offer(magics: Any, args: Any, options: Any, stream_view: Any, *, nested: bool = False) -> Reply | None:
     """Show the recorder that replies to the answer ``stream_view`` just showed, if it spoke in a
     page. ``args`` (the cell's parsed line) picks the client again at reply time, as a cell
-    would; ``options`` (its ``CellOptions``) are the model, voice and options of the reply."""
+    would; ``options`` (its ``CellOptions``) are the model, voice and options of the reply.
+    ``nested``: under a reply's answer, inside its recorder's Output (retired with it)."""
     widget = getattr(stream_view, "widget", None)
     if widget is None or not widget.speech:
         return None
     reply = Reply(magics, args, options)
     reply.show()
+    if not nested:
+        shown(magics).append(reply)
     return reply
+
+
+def shown(magics: Any) -> list[Reply]:
+    """The recorders shown under cells' answers and not retired yet."""
+    return magics.__dict__.setdefault("_replies", [])
+
+
+def retire_all(magics: Any) -> None:
+    """A new cell starts: every recorder shown so far gives its place to its replies as static
+    outputs (see the module's docstring)."""
+    replies = shown(magics)
+    while replies:
+        replies.pop().retire()
 
 
 class Reply:
@@ -61,9 +84,30 @@ class Reply:
         self.box = ipywidgets.VBox([title, self.recorder, self.out])
         self.box.add_class("omni-reply")  # the browser test finds a reply's recorder by it
         self.response: OmniResponse | None = None  # the reply's answer, once sent
+        self.heard: float | None = None  # seconds of the recording sent
+        self.next: Reply | None = None  # the recorder under this reply's answer
+        self._handle: Any = None
 
     def show(self) -> Any:
-        return display_widget(self.box, PLACEHOLDER)
+        self._handle = display_widget(self.box, PLACEHOLDER)
+        return self._handle
+
+    def retire(self) -> None:
+        """Give the recorder's place to the replies it took (nothing, if none), static; close it
+        and the recorders nested under its replies."""
+        if self._handle is not None:
+            self._handle.update(Replies(self.chain()))
+        for reply in self.chain(everyone=True):
+            close_widgets(reply.recorder, reply.out, reply.box, *reply.box.children)
+
+    def chain(self, everyone: bool = False) -> list[Reply]:
+        """This recorder and those under its replies' answers: those that took a reply (all)."""
+        out, reply = [], self
+        while reply is not None:
+            if everyone or reply.response is not None:
+                out.append(reply)
+            reply = reply.next
+        return out
 
     def send(self, clip: Any) -> None:
         """The recorder's stop: ask the next turn with ``clip`` as its audio, shown in ``out``.
@@ -85,6 +129,7 @@ class Reply:
         keywords = {**self.options.request(), "attachments": [audio],
                     **magics.conversation.carried(None, magics.system)}
         request = client.prepare("", **keywords)
+        self.heard = clip.seconds
         view.show_previews(request.attachments)
         for warning in request.warnings:
             display(view.Notice(warning, "warn"))
@@ -119,7 +164,30 @@ class Reply:
         if response.error is None and response.text:
             magics.conversation.record(request.user_message, response.text, request.model,
                                        attachments=request.attachments)
-            offer(magics, self.args, self.options, stream_view)  # a reply to this reply
+            self.next = offer(magics, self.args, self.options, stream_view, nested=True)  # a reply to it
+
+
+class Replies:
+    """The replies a recorder took, static: for each, what was sent, the answer as text and its
+    speech as an audio element (what a saved notebook keeps of them)."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        self.replies = replies
+
+    def _repr_html_(self) -> str:
+        parts = []
+        for reply in self.replies:
+            response = reply.response
+            parts.append(f"<p><b>You replied by voice</b> ({reply.heard or 0:.1f} s)</p>")
+            text = "<br>".join(html.escape(line) for line in response.text.splitlines())
+            parts.append(f"<div style='margin:0 0 4px 0'>{text}</div>")
+            if response.audio_chunks:
+                parts.append(view.Speech(data=response.wav_bytes(), autoplay=False)._repr_html_())
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        return "\n".join(f"You replied by voice ({r.heard or 0:.1f} s).\n{r.response.text}"
+                         for r in self.replies)
 
 
 def _place(slot: Any, output: Any) -> None:
