@@ -10,7 +10,8 @@
 // of the recording: "Recorded 12.3 s: stored in q ...").
 //
 // Privacy: the microphone is asked for only in the record button's click handler, a red dot
-// says "Recording…" for as long as it is open, and every way out (stop, the limit, discard, the
+// says "Starting the microphone…" while the browser asks and opens it, then "Recording…" for as
+// long as its samples go out, and every way out (stop, the limit, discard, the
 // view removed) stops its tracks, which turns the browser's own recording indicator off.
 //
 // Built into omni_magic/notebook/static/recorder.js: see README.md here.
@@ -40,54 +41,131 @@ export function clock(seconds) {
   return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
 }
 
-// Float32 at the AudioContext's rate (48 kHz, 44.1 kHz...) to int16 at 16 kHz. Each output
-// sample is the mean of the input samples of its period: a box filter, which keeps most of what
-// lies above 8 kHz out (plain decimation would fold it back down as noise). Its state carries
-// across calls, so how the input was cut into blocks does not change the output.
-export class Downsampler {
+// Float32 at the AudioContext's rate to int16 at 16 kHz, for a browser that would not open
+// the context at 16 kHz itself (Chromium does, and resamples the microphone properly). Output
+// sample n is the input around position n·inRate/outRate through a windowed-sinc low-pass at
+// 7.2 kHz (Blackman window, ±2 ms): what lies above 8 kHz would fold back down as false tones
+// (a mean of 2-3 samples let a 9 kHz whistle through at 7 kHz, and at 44.1 kHz, whose periods
+// are uneven, it blurred speech itself); here it is 70 dB down from 8 kHz on. The positions
+// are fractions (44.1 kHz: 441/160 input samples an output), counted in whole numbers so a
+// second in makes exactly one second out. The state carries across calls, so how the input was
+// cut into blocks does not change the output; flush() gives the last samples, each of which
+// looks 2 ms ahead (the input after the end taken as silence, as before the start).
+export const CUTOFF = 7200;
+const HALF_WIDTH = 0.002; // seconds of input either side of an output sample
+const TABLE_PHASES = 1024; // kernels kept per fractional position, when there are this few
+
+const gcd = (a, b) => (b ? gcd(b, a % b) : a);
+const toInt16 = (v) => {
+  const c = Math.max(-1, Math.min(1, v));
+  return Math.round(c < 0 ? c * 32768 : c * 32767);
+};
+
+export class Resampler {
   constructor(inRate, outRate = RATE) {
-    // Whole numbers, so a second in makes exactly one second out (floats drift by a sample).
     this.inRate = Math.round(inRate);
     this.outRate = outRate;
-    this.acc = 0; // outRate units of input taken since the last output sample
-    this.sum = 0;
-    this.n = 0;
+    const g = gcd(this.inRate, outRate);
+    this.num = this.inRate / g; // output n sits at input position n·num/den
+    this.den = outRate / g;
+    this.same = this.inRate === outRate;
+    this.half = Math.ceil(HALF_WIDTH * this.inRate);
+    this.fc = Math.min(CUTOFF, 0.45 * Math.min(this.inRate, outRate)) / this.inRate; // cycles a sample
+    this.kernels = new Map();
+    this.buf = new Float32Array(0);
+    this.first = 0; // the input index of buf[0]
+    this.taken = 0; // input samples pushed
+    this.n = 0; // the next output sample
+  }
+
+  // The taps for an output at fraction rest/den past an input sample: k - p runs over
+  // (-half, half]; their sum is 1 at every position, so the gain does not wobble with it.
+  kernel(rest) {
+    const known = this.kernels.get(rest);
+    if (known) return known;
+    const taps = new Float64Array(2 * this.half);
+    const f = rest / this.den;
+    let sum = 0;
+    for (let j = 0; j < taps.length; j++) {
+      const t = j - this.half + 1 - f; // the tap's distance from the position, in input samples
+      const x = 2 * this.fc * t;
+      const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
+      const w = (t + this.half) / (2 * this.half); // 0..1 across the window
+      const blackman = 0.42 - 0.5 * Math.cos(2 * Math.PI * w) + 0.08 * Math.cos(4 * Math.PI * w);
+      taps[j] = sinc * blackman;
+      sum += taps[j];
+    }
+    for (let j = 0; j < taps.length; j++) taps[j] /= sum;
+    if (this.den <= TABLE_PHASES) this.kernels.set(rest, taps);
+    return taps;
   }
 
   push(input) {
-    const out = new Int16Array(Math.floor((this.acc + input.length * this.outRate) / this.inRate));
-    let k = 0;
-    for (let i = 0; i < input.length; i++) {
-      this.sum += input[i];
-      this.n += 1;
-      this.acc += this.outRate;
-      if (this.acc >= this.inRate) {
-        const v = Math.max(-1, Math.min(1, this.sum / this.n));
-        const s = Math.round(v < 0 ? v * 32768 : v * 32767);
-        // Below 16 kHz (rare) one input sample makes several output samples: held, not invented.
-        while (this.acc >= this.inRate) {
-          out[k++] = s;
-          this.acc -= this.inRate;
-        }
-        this.sum = 0;
-        this.n = 0;
-      }
+    if (this.same) {
+      const out = new Int16Array(input.length);
+      for (let i = 0; i < input.length; i++) out[i] = toInt16(input[i]);
+      return out;
     }
-    return out;
+    const buf = new Float32Array(this.buf.length + input.length);
+    buf.set(this.buf);
+    buf.set(input, this.buf.length);
+    this.buf = buf;
+    this.taken += input.length;
+    return this.emit(false);
+  }
+
+  flush() {
+    return this.same ? new Int16Array(0) : this.emit(true);
+  }
+
+  emit(last) {
+    const total = Math.floor((this.taken * this.den) / this.num); // outputs this input makes
+    const out = [];
+    while (this.n < total) {
+      const at = this.n * this.num;
+      const base = Math.floor(at / this.den);
+      if (!last && base + this.half >= this.taken) break; // its last tap is not here yet
+      const taps = this.kernel(at - base * this.den);
+      let acc = 0;
+      for (let j = 0, k = base - this.half + 1 - this.first; j < taps.length; j++, k++) {
+        if (k >= 0 && k < this.buf.length) acc += taps[j] * this.buf[k]; // silence outside
+      }
+      out.push(toInt16(acc));
+      this.n += 1;
+    }
+    // Keep only what the next output's taps reach back to.
+    const next = Math.floor((this.n * this.num) / this.den) - this.half + 1;
+    if (next > this.first) {
+      this.buf = this.buf.slice(Math.min(this.buf.length, next - this.first));
+      this.first = next;
+    }
+    return Int16Array.from(out);
   }
 }
 
-// The worklet: hands the page every block of the microphone's first channel, in batches of
-// 2,048 frames (16 blocks of 128) so the main thread is woken ~23 times a second, not 375.
+// The worklet: hands the page the microphone, mixed to mono (the mean of its channels, as the
+// ScriptProcessor fallback's down-mix), in batches of 2,048 frames (16 blocks of 128) so the
+// main thread is woken ~23 times a second, not 375. "flush" from the page sends what is held
+// at once, then "flushed": messages arrive in order, so after it nothing is in flight.
 const WORKLET = `
 class OmniTap extends AudioWorkletProcessor {
-  constructor() { super(); this.buf = new Float32Array(2048); this.n = 0; }
+  constructor() {
+    super(); this.buf = new Float32Array(2048); this.n = 0;
+    this.port.onmessage = (e) => { if (e.data === "flush") { this.send(); this.port.postMessage("flushed"); } };
+  }
+  send() { if (this.n) { this.port.postMessage(this.buf.slice(0, this.n)); this.n = 0; } }
   process(inputs) {
-    const ch = inputs[0] && inputs[0][0];
-    if (ch) {
-      if (this.n + ch.length > this.buf.length) { this.port.postMessage(this.buf.slice(0, this.n)); this.n = 0; }
-      this.buf.set(ch, this.n); this.n += ch.length;
-      if (this.n >= this.buf.length) { this.port.postMessage(this.buf.slice(0, this.n)); this.n = 0; }
+    const chans = inputs[0] || [];
+    if (chans.length) {
+      const len = chans[0].length;
+      if (this.n + len > this.buf.length) this.send();
+      for (let i = 0; i < len; i++) {
+        let s = 0;
+        for (let c = 0; c < chans.length; c++) s += chans[c][i];
+        this.buf[this.n + i] = s / chans.length;
+      }
+      this.n += len;
+      if (this.n >= this.buf.length) this.send();
     }
     return true;
   }
@@ -110,14 +188,33 @@ export function wavBlob(chunks, rate = RATE) {
 // One capture: the microphone open, its samples going to the kernel.
 
 class Capture {
-  constructor(model, onLevel, onLimit) {
-    Object.assign(this, { model, onLevel, onLimit });
+  constructor(model, onLevel, onLimit, onStarted) {
+    Object.assign(this, { model, onLevel, onLimit, onStarted });
     this.kept = []; // the int16 chunks sent, for playing back in the page
     this.samples = 0;
     this.pending = [];
     this.pendingLength = 0;
+    this.started = false; // "start" sent: the microphone's samples are going out
+    this.stopping = false;
+    this.full = false; // the limit was reached
     this.closed = false;
     this.max = Math.floor(Math.max(0, Number(model.get("limit_seconds")) || 0) * RATE);
+  }
+
+  // The context at 16 kHz, where the browser resamples the microphone itself (Chromium, with a
+  // proper filter); else at its own rate, resampled here. Firefox opens a 16 kHz context but
+  // refuses to connect a microphone at another rate to it: that falls back too.
+  connect(Context) {
+    try {
+      const ctx = new Context({ sampleRate: RATE });
+      try {
+        return [ctx, ctx.createMediaStreamSource(this.stream)];
+      } catch (error) {
+        ctx.close();
+      }
+    } catch (error) { /* this rate refused: the context's own, below */ }
+    const ctx = new Context();
+    return [ctx, ctx.createMediaStreamSource(this.stream)];
   }
 
   async open() {
@@ -127,9 +224,8 @@ class Capture {
     });
     if (this.closed) return this.release(); // stopped or removed while the browser asked
     const Context = window.AudioContext || window.webkitAudioContext;
-    this.ctx = new Context();
-    this.down = new Downsampler(this.ctx.sampleRate);
-    this.source = this.ctx.createMediaStreamSource(this.stream);
+    [this.ctx, this.source] = this.connect(Context);
+    this.down = new Resampler(this.ctx.sampleRate);
     this.mute = this.ctx.createGain(); // the graph is pulled from the destination: silently
     this.mute.gain.value = 0;
     this.mute.connect(this.ctx.destination);
@@ -143,33 +239,42 @@ class Capture {
         URL.revokeObjectURL(url);
       }
       if (this.closed) return this.release();
-      this.node = new AudioWorkletNode(this.ctx, "omni-tap", { numberOfInputs: 1, numberOfOutputs: 1, channelCount: 1 });
-      this.node.port.onmessage = (e) => take(e.data);
+      this.node = new AudioWorkletNode(this.ctx, "omni-tap", { numberOfInputs: 1, numberOfOutputs: 1 });
+      this.node.port.onmessage = (e) => {
+        if (e.data === "flushed") { if (this.flushed) this.flushed(); } else take(e.data);
+      };
     } else {
-      this.node = this.ctx.createScriptProcessor(4096, 1, 1);
+      this.node = this.ctx.createScriptProcessor(4096, 1, 1); // its one input channel: down-mixed
       this.node.onaudioprocess = (e) => take(e.inputBuffer.getChannelData(0));
     }
     this.source.connect(this.node);
     this.node.connect(this.mute);
     if (this.ctx.state === "suspended" && this.ctx.resume) await this.ctx.resume();
+    if (this.closed) return this.release(); // stopped while the audio was starting: no "start"
+    this.started = true;
     this.model.send({ type: "start" });
+    this.onStarted();
   }
 
   take(block) {
-    if (this.closed) return;
+    if (this.closed || !this.started) return;
     let peak = 0;
     for (let i = 0; i < block.length; i++) peak = Math.max(peak, Math.abs(block[i]));
     this.onLevel(peak);
-    let pcm = this.down.push(block);
+    this.keep(this.down.push(block));
+  }
+
+  keep(pcm) {
+    if (this.full) return;
     const room = this.max - this.samples - this.pendingLength;
-    const full = pcm.length >= room;
-    if (full) pcm = pcm.subarray(0, Math.max(0, room));
+    this.full = pcm.length >= room;
+    if (this.full) pcm = pcm.subarray(0, Math.max(0, room));
     if (pcm.length) {
       this.pending.push(pcm);
       this.pendingLength += pcm.length;
     }
     while (this.pendingLength >= CHUNK) this.send(CHUNK);
-    if (full) this.onLimit();
+    if (this.full && !this.stopping) this.onLimit();
   }
 
   send(count) {
@@ -189,13 +294,27 @@ class Capture {
     this.model.send({ type: "pcm" }, undefined, [out.buffer]);
   }
 
-  // Stop: the rest goes out, then the stop; the microphone is released either way.
-  finish(limit) {
-    if (!this.closed && this.ctx) {
+  // Stop: what the worklet holds and what is in flight from it (the last ~50 ms said), the
+  // resampler's last samples, then the stop; the microphone is released either way. Whether
+  // the limit stopped it, for the note.
+  async finish(limit) {
+    this.stopping = true;
+    if (this.started && !this.full && this.node && this.node.port) {
+      await new Promise((resolve) => {
+        this.flushed = resolve;
+        this.node.port.postMessage("flush");
+        setTimeout(resolve, 500); // a worklet that no longer runs: stop with what came
+      });
+    }
+    if (this.closed) return false; // discarded or removed meanwhile: nothing more goes out
+    const reached = Boolean(limit) || this.full;
+    if (this.started) {
+      this.keep(this.down.flush());
       if (this.pendingLength) this.send(this.pendingLength);
-      this.model.send({ type: "stop", limit: Boolean(limit) });
+      this.model.send({ type: "stop", limit: reached });
     }
     this.release();
+    return reached;
   }
 
   release() {
@@ -208,6 +327,7 @@ class Capture {
     }
     if (this.ctx && this.ctx.state !== "closed") this.ctx.close();
     this.stream = this.node = this.ctx = null;
+    if (this.flushed) this.flushed();
   }
 }
 
@@ -227,7 +347,7 @@ function render({ model, el }) {
   const row = h("div", "omni-recorder-row");
   row.style.cssText = "display: flex; align-items: center; gap: 8px; flex-wrap: wrap;";
   const record = h("button", "omni-record", "● Record");
-  const dot = h("span", "omni-recording", "● Recording…");
+  const dot = h("span", "omni-recording", "● Recording…"); // or "Starting the microphone…"
   dot.style.cssText = "color: #d00; font-weight: bold; display: none;";
   const meter = h("span", "omni-meter");
   meter.style.cssText = "display: inline-block; width: 120px; height: 8px; background: #ddd; border-radius: 4px; overflow: hidden;";
@@ -247,7 +367,8 @@ function render({ model, el }) {
   root.append(row, limitLine, note, status);
   el.append(root);
 
-  let capture = null;
+  let capture = null; // the capture starting or recording
+  let finishing = null; // the capture stopped, its last samples still going out
   let recorded = 0; // seconds in the last recording
   let url = null;
   let level = 0;
@@ -255,25 +376,32 @@ function render({ model, el }) {
   const limit = () => Number(model.get("limit_seconds")) || 0;
   const why = () => model.get("limit_note") || "";
 
+  // The state, at once (not at the next frame): "Recording…" only once samples go out.
+  const showState = () => {
+    const live = capture || finishing;
+    root.dataset.state = capture ? (capture.started ? "recording" : "starting")
+      : finishing ? "stopping" : recorded ? "recorded" : "idle";
+    record.textContent = capture ? "■ Stop" : "● Record";
+    record.disabled = Boolean(finishing);
+    dot.textContent = capture && !capture.started ? "● Starting the microphone…" : "● Recording…";
+    dot.style.display = live ? "" : "none";
+    root.dataset.recording = capture && capture.started ? "true" : "false";
+  };
   const draw = () => {
     frame = 0;
-    const seconds = capture ? capture.samples / RATE : recorded;
+    const live = capture || finishing;
+    const seconds = live ? (live.samples + live.pendingLength) / RATE : recorded; // said so far
     time.textContent = `${clock(seconds)} / ${clock(limit())}`;
     limitLine.textContent = `Up to ${clock(limit())}${why() ? `: ${why()}` : ""}. The microphone is used only while it records.`;
     // The peak in dB from -60 to 0 across the bar: speech sits in its upper half.
     const db = level > 0 ? 20 * Math.log10(level) : -60;
     bar.style.width = `${Math.round(Math.max(0, Math.min(1, (db + 60) / 60)) * 100)}%`;
     bar.style.background = db > -3 ? "#d00" : "#2a2";
-    root.dataset.state = capture ? "recording" : recorded ? "recorded" : "idle";
+    showState();
     root.dataset.seconds = seconds.toFixed(2);
   };
   const redraw = () => { if (!frame) frame = requestAnimationFrame(draw); };
   const showStatus = () => { status.textContent = model.get("status") || ""; };
-  const recording = (on) => {
-    record.textContent = on ? "■ Stop" : "● Record";
-    dot.style.display = on ? "" : "none";
-    root.dataset.recording = on ? "true" : "false";
-  };
   const forget = () => {
     if (url) URL.revokeObjectURL(url);
     url = null;
@@ -281,15 +409,18 @@ function render({ model, el }) {
     player.style.display = "none";
   };
 
-  const stop = (limitReached) => {
+  const stop = async (limitReached) => {
     const done = capture;
     if (!done) return;
     capture = null;
     level = 0;
-    recording(false);
-    recorded = done.samples / RATE;
-    done.finish(limitReached);
-    if (limitReached) {
+    finishing = done.started ? done : null; // one still starting just stops: nothing was sent
+    showState();
+    const reached = await done.finish(limitReached);
+    if (finishing !== done) return; // discarded or removed meanwhile
+    finishing = null;
+    recorded = done.samples / RATE; // after the last samples went: what the kernel has
+    if (reached) {
       note.textContent = `Stopped at the limit of ${clock(limit())}${why() ? ` (${why()})` : ""}.`;
     }
     if (done.kept.length) {
@@ -297,6 +428,7 @@ function render({ model, el }) {
       player.src = url;
       player.style.display = "";
     }
+    showState();
     redraw();
   };
 
@@ -308,49 +440,51 @@ function render({ model, el }) {
     }
     forget();
     recorded = 0;
-    const mine = new Capture(model, (peak) => { level = peak; redraw(); }, () => stop(true));
+    const mine = new Capture(model, (peak) => { level = peak; redraw(); }, () => stop(true), showState);
     capture = mine;
-    recording(true);
+    showState();
     redraw();
     try {
       await mine.open();
     } catch (error) {
+      const stopped = mine.closed; // the user stopped it while it started: no error to tell
       mine.release();
       if (capture === mine) {
         capture = null;
-        recording(false);
+        showState();
         redraw();
       }
-      note.textContent = problem(error);
+      if (!stopped) note.textContent = problem(error);
     }
   };
 
   // The only place the microphone is asked for: the user's click.
-  record.addEventListener("click", () => (capture ? stop(false) : start()));
+  record.addEventListener("click", () => {
+    if (finishing) return; // the last samples of the recording just stopped are going out
+    if (capture) stop(false);
+    else start();
+  });
   discard.addEventListener("click", () => {
-    if (capture) {
-      capture.release(); // nothing more is sent: the kernel drops what it has
-      capture = null;
-      recording(false);
-    }
+    for (const open of [capture, finishing]) if (open) open.release(); // nothing more is sent
+    capture = finishing = null;
     forget();
     recorded = 0;
     level = 0;
     note.textContent = "";
     model.send({ type: "discard" });
+    showState();
     redraw();
   });
   model.on("change:status", showStatus);
   model.on("change:limit_seconds", redraw);
   model.on("change:limit_note", redraw);
   showStatus();
-  recording(false);
   draw();
 
   return () => {
     // The view is removed (the cell cleared, the notebook closed): the microphone goes with it.
-    if (capture) capture.release();
-    capture = null;
+    for (const open of [capture, finishing]) if (open) open.release();
+    capture = finishing = null;
     forget();
     if (frame) cancelAnimationFrame(frame);
     model.off("change:status", showStatus);

@@ -18,6 +18,7 @@ import subprocess
 from fnmatch import fnmatch
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -376,14 +377,19 @@ def test_stop_silences_at_once_keeps_no_voice_and_ends(tmp_path):
 # a ScriptProcessor. What the kernel is sent is the protocol's page side (issue 19).
 
 RECORDER_HARNESS = r"""
+import { resolveObjectURL } from "node:buffer";
 const [, , bundle, scenario, arg] = process.argv;
-const out = { sent: [], asked: 0 };
+const opts = { limit: 60, seconds: 1.0, tail: 0, hz: 0, channels: 1, accept: false, gate: "", ...JSON.parse(arg) };
+const out = { sent: [], asked: 0, pcm: [] };
 let frames = [];
 globalThis.window = globalThis;
 globalThis.requestAnimationFrame = (f) => { frames.push(f); return frames.length; };
 globalThis.cancelAnimationFrame = () => {};
 const flush = () => { const now = frames; frames = []; now.forEach((f) => f()); };
 const tick = () => new Promise((r) => setTimeout(r, 0));
+const settle = async () => { for (let i = 0; i < 20; i++) await tick(); };
+let gate = null;  // opts.gate: the browser still asking for the microphone, or still resuming the audio
+const opened = new Promise((resolve) => { gate = resolve; });
 class El {
   constructor(tag) { Object.assign(this, { tag, children: [], dataset: {}, style: {}, listeners: {}, textContent: "", className: "" }); }
   append(...nodes) { this.children.push(...nodes); }
@@ -402,24 +408,56 @@ const [mode, rate] = [scenario.split(":")[0], Number(scenario.split(":")[1] || 4
 const devices = {
   async getUserMedia(constraints) {
     out.asked += 1; out.constraints = constraints;
+    if (opts.gate === "media") await opened;
     if (mode === "denied") throw Object.assign(new Error("Permission denied"), { name: "NotAllowedError" });
     if (mode === "missing") throw Object.assign(new Error("Requested device not found"), { name: "NotFoundError" });
     return { getTracks: () => [track] };
   },
 };
 Object.defineProperty(globalThis, "navigator", { value: mode === "insecure" ? {} : { mediaDevices: devices }, configurable: true });
-const contexts = [], nodes = [];
+const contexts = [], nodes = [], asks = [];
 const node = () => ({ connect() {}, disconnect() {} });
+// A browser whose microphone runs at `rate`: it opens a context at 16 kHz when asked (opts.accept,
+// as Chromium does) or refuses that rate (NotSupportedError), and runs the page's worklet text.
 class Ctx {
-  constructor() { Object.assign(this, { sampleRate: rate, state: "running", destination: {} }); contexts.push(this);
-    if (mode !== "script") this.audioWorklet = { addModule: async (url) => { out.moduleUrl = url; } }; }
+  constructor(options) {
+    asks.push(options?.sampleRate ?? null);
+    if (options?.sampleRate && !opts.accept) throw Object.assign(new Error("rate"), { name: "NotSupportedError" });
+    Object.assign(this, { sampleRate: options?.sampleRate ?? rate, state: opts.gate === "resume" ? "suspended" : "running", destination: {} });
+    contexts.push(this);
+    if (mode !== "script") this.audioWorklet = { addModule: async (url) => {
+      out.moduleUrl = url;
+      const registry = {};
+      new Function("AudioWorkletProcessor", "registerProcessor", await resolveObjectURL(url).text())(Processor, (n, c) => { registry[n] = c; });
+      this.processors = registry;
+    } };
+  }
   createMediaStreamSource() { return node(); }
   createGain() { return { ...node(), gain: { value: 1 } }; }
   createScriptProcessor(size) { const n = { ...node(), size }; nodes.push(n); return n; }
+  async resume() {
+    await opened;
+    if (this.state === "closed") throw Object.assign(new Error("closed"), { name: "InvalidStateError" });
+    this.state = "running";
+  }
   close() { this.state = "closed"; }
 }
 globalThis.AudioContext = Ctx;
-if (mode !== "script") globalThis.AudioWorkletNode = class { constructor(ctx, name) { this.name = name; this.port = {}; nodes.push(this); } connect() {} disconnect() {} };
+// Worklet ports deliver a message a macrotask later, in order, as a MessagePort does.
+const later = (target, data) => setTimeout(() => target.onmessage && target.onmessage({ data }), 0);
+let wiring = null;
+class Processor { constructor() { this.port = wiring; } }
+if (mode !== "script") globalThis.AudioWorkletNode = class {
+  constructor(ctx, name) {
+    this.name = name;
+    const inside = { postMessage: (data) => later(this.port, data) };
+    this.port = { postMessage: (data) => later(inside, data) };
+    wiring = inside;
+    this.processor = new ctx.processors[name]();
+    nodes.push(this);
+  }
+  connect() {} disconnect() {}
+};
 class Model {
   constructor(traits) { this.traits = { limit_seconds: 60, limit_note: "", label: "q", status: "", ...traits }; this.handlers = {}; }
   get(k) { return this.traits[k]; }
@@ -427,47 +465,79 @@ class Model {
   on(name, f) { (this.handlers[name] ??= []).push(f); }
   off(name, f) { this.handlers[name] = (this.handlers[name] ?? []).filter((g) => g !== f); }
   send(content, callbacks, buffers) {
-    out.sent.push({ ...content, samples: (buffers ?? []).map((b) => new Int16Array(b).length),
-                    first: (buffers ?? []).map((b) => new Int16Array(b)[0]), bytes: (buffers ?? []).map((b) => b.byteLength) });
+    const arrays = (buffers ?? []).map((b) => new Int16Array(b));
+    for (const a of arrays) out.pcm.push(...a);
+    out.sent.push({ ...content, samples: arrays.map((a) => a.length), first: arrays.map((a) => a[0]),
+                    bytes: (buffers ?? []).map((b) => b.byteLength) });
   }
 }
 const recorder = (await import(bundle)).default;
-const model = new Model({ limit_seconds: Number(arg || 60), limit_note: "the test's limit" });
+const model = new Model({ limit_seconds: opts.limit, limit_note: "the test's limit" });
 const el = new El("div");
 const cleanup = recorder.render({ model, el });
 flush();
 const find = (cls) => el.find(cls);
+const dot = () => (find("omni-recording").style.display !== "none" ? find("omni-recording").textContent : null);
 out.askedBeforeClick = out.asked;
 out.timeBefore = find("omni-time").textContent;
 out.limitLine = find("omni-limit").textContent;
 find("omni-record").click();
 await tick(); await tick(); await tick();
+if (opts.gate) {
+  out.starting = { dot: dot(), state: find("omni-recorder").dataset.state, button: find("omni-record").textContent };
+  if (opts.stopWhileStarting) find("omni-record").click();
+  gate();
+  await settle();
+  out.note = find("omni-note").textContent;
+  out.trackStopped = track.stopped;
+  out.contextStates = contexts.map((c) => c.state);
+  out.dotAfter = dot();
+  out.state = find("omni-recorder").dataset.state;
+  if (opts.stopWhileStarting) { console.log(JSON.stringify(out)); process.exit(0); }
+}
 out.note = find("omni-note").textContent;
 out.contexts = contexts.length;
+out.contextRate = contexts.length ? contexts[0].sampleRate : null;
+out.contextAsks = asks;
 out.recordingShown = find("omni-recording").style.display !== "none";
 out.recordingText = find("omni-recording").textContent;
 out.button = find("omni-record").textContent;
 if (contexts.length) {
   const tap = nodes[0];
-  const deliver = (seconds, block) => {
-    const total = Math.round(seconds * rate);
+  const ctxRate = contexts[0].sampleRate;
+  let at = 0;  // frames delivered
+  const frame = (i) => (opts.hz ? 0.5 * Math.sin(2 * Math.PI * opts.hz * i / ctxRate) : 0.5);
+  const deliver = (seconds) => {
+    const total = Math.round(seconds * ctxRate);
+    const block = tap.processor ? 128 : 4096;  // the worklet's render quanta; the fallback's buffers
     for (let i = 0; i < total; i += block) {
-      const data = new Float32Array(Math.min(block, total - i)).fill(0.5);
-      if (tap.port) tap.port.onmessage && tap.port.onmessage({ data });
-      else tap.onaudioprocess && tap.onaudioprocess({ inputBuffer: { getChannelData: () => data } });
+      const n = Math.min(block, total - i);
+      // Channel 0 carries the signal; any others carry -0.1: mixed to mono, the mean.
+      const chans = Array.from({ length: opts.channels }, (_, c) =>
+        Float32Array.from({ length: n }, (_, j) => (c === 0 ? frame(at + j) : -0.1)));
+      if (tap.processor) tap.processor.process([chans]);
+      else tap.onaudioprocess && tap.onaudioprocess({ inputBuffer: { getChannelData: () => chans[0] } });
+      at += n;
     }
   };
-  deliver(1.0, mode === "script" ? 4096 : 2048);
+  deliver(opts.seconds);
+  await settle();
   flush();
   out.level = find("omni-level").style.width;
   out.timeDuring = find("omni-time").textContent;
   out.worklet = tap.name ?? null;
   out.blobModule = String(out.moduleUrl ?? "").startsWith("blob:");
+  deliver(opts.tail);  // said just before the stop: held in the worklet or in flight from it
+  out.framesIn = at;
   if (mode === "remove") { cleanup(); }
   else if (mode === "discard") { find("omni-discard").click(); }
-  else if (model.traits.limit_seconds >= 1.0) { find("omni-record").click(); }
+  else if (model.traits.limit_seconds >= opts.seconds) { find("omni-record").click(); }
+  out.stateStopping = find("omni-recorder").dataset.state;
+  await settle();
   flush();
-  deliver(0.5, 2048);  // after the stop: nothing more is sent
+  out.secondsAfter = Number(find("omni-recorder").dataset.seconds);
+  deliver(0.5);  // after the stop: nothing more is sent
+  await settle();
   out.trackStopped = track.stopped;
   out.contextState = contexts[0].state;
   out.recordingShownAfter = find("omni-recording").style.display !== "none";
@@ -477,17 +547,21 @@ if (contexts.length) {
 }
 model.set("status", "Recorded 1.0 s: stored in q (attach it with -a q).");
 out.status = find("omni-status").textContent;
+if (!opts.keep) delete out.pcm;
 console.log(JSON.stringify(out));
 """
 
 
-def run_recorder(tmp_path: Path, scenario: str, limit: float = 60) -> dict:
+def run_recorder(tmp_path: Path, scenario: str, limit: float = 60, **options: object) -> dict:
+    """One recording in the page under node: ``scenario`` is "mode:rate" (the microphone's rate);
+    ``options`` are the harness's (seconds delivered, tail before the stop, hz, channels, accept
+    16 kHz, gate, keep the PCM)."""
     bundle = tmp_path / "recorder.mjs"
     shutil.copyfile(RECORDER, bundle)
     harness = tmp_path / "recorder_harness.mjs"
     harness.write_text(RECORDER_HARNESS, encoding="utf-8")
-    done = subprocess.run([NODE, str(harness), bundle.as_uri(), scenario, str(limit)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run([NODE, str(harness), bundle.as_uri(), scenario, json.dumps({"limit": limit, **options})],
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -516,11 +590,12 @@ def pcm_messages(out: dict) -> list[dict]:
 
 @needs_node
 def test_48_khz_from_the_worklet_reaches_the_kernel_as_16_khz_int16_in_quarter_seconds(tmp_path):
-    out = run_recorder(tmp_path, "worklet:48000")
+    out = run_recorder(tmp_path, "worklet:48000", seconds=1.1)
     assert out["askedBeforeClick"] == 0 and out["asked"] == 1
     audio = out["constraints"]["audio"]
     assert audio["channelCount"] == 1 and not (audio["echoCancellation"] or audio["noiseSuppression"] or audio["autoGainControl"])
     assert out["worklet"] == "omni-tap" and out["blobModule"] is True  # the module from a Blob: no network
+    assert out["contextAsks"] == [16000, None] and out["contextRate"] == 48000  # 16 kHz refused: resampled here
     assert out["recordingShown"] is True and out["recordingText"] == "● Recording…" and out["button"] == "■ Stop"
     assert out["timeBefore"] == "0:00 / 1:00" and out["timeDuring"] == "0:01 / 1:00"
     assert out["limitLine"].startswith("Up to 1:00: the test's limit.")
@@ -528,12 +603,92 @@ def test_48_khz_from_the_worklet_reaches_the_kernel_as_16_khz_int16_in_quarter_s
     kinds = [m["type"] for m in out["sent"]]
     assert kinds[0] == "start" and kinds[-1] == "stop" and set(kinds[1:-1]) == {"pcm"}
     pcm = pcm_messages(out)
-    assert [m["samples"] for m in pcm] == [[4000]] * 4  # one second at 16 kHz, in quarters
-    assert all(m["bytes"] == [8000] and m["first"] == [16384] for m in pcm)  # 0.5 as int16
+    assert [m["samples"] for m in pcm] == [[4000]] * 4 + [[1600]]  # 1.1 s at 16 kHz, in quarters
+    assert all(m["bytes"] == [2 * m["samples"][0]] for m in pcm)
+    assert all(m["first"] == [16384] for m in pcm[1:])  # 0.5 as int16 (the first rises from silence)
     assert out["sent"][-1]["limit"] is False
     assert out["trackStopped"] is True and out["contextState"] == "closed"
     assert out["recordingShownAfter"] is False and out["player"] is True and out["state"] == "recorded"
     assert out["status"] == "Recorded 1.0 s: stored in q (attach it with -a q)."
+
+
+@needs_node
+def test_the_seconds_the_page_shows_after_stop_are_all_it_sent(tmp_path):
+    out = run_recorder(tmp_path, "worklet:48000", seconds=1.1)
+    sent = sum(m["samples"][0] for m in pcm_messages(out))
+    assert sent == 17600 and out["secondsAfter"] == 1.1  # counted after the last samples went
+
+
+@needs_node
+@pytest.mark.parametrize("scenario", ["worklet:48000", "worklet:44100", "script:44100"])
+def test_the_last_moments_before_stop_are_sent_and_every_second_makes_16000_samples(tmp_path, scenario):
+    # 2.0 s, then 40 ms said just before stop is pressed: part held in the worklet's batch, part
+    # in messages still in flight. All of it reaches the kernel, at exactly 16/rate samples each.
+    out = run_recorder(tmp_path, scenario, seconds=2.0, tail=0.04)
+    rate = int(scenario.split(":")[1])
+    sent = sum(m["samples"][0] for m in pcm_messages(out))
+    if scenario.startswith("script"):  # a ScriptProcessor's buffer is the browser's: whole ones only
+        assert sent == out["framesIn"] * 16000 // rate
+    else:
+        assert out["framesIn"] % 2048 and sent == out["framesIn"] * 16000 // rate
+        assert out["stateStopping"] == "stopping"
+    assert out["sent"][-1]["type"] == "stop" and out["secondsAfter"] == sent / 16000
+
+
+@needs_node
+def test_a_browser_that_opens_the_context_at_16_khz_resamples_the_microphone_itself(tmp_path):
+    out = run_recorder(tmp_path, "worklet:48000", accept=True, keep=True)
+    assert out["contextAsks"] == [16000] and out["contextRate"] == 16000
+    assert [m["samples"] for m in pcm_messages(out)] == [[4000]] * 4  # 16 kHz in: passed through
+    assert set(out["pcm"]) == {16384}
+
+
+def tone_db(samples: list[int], reference: np.ndarray | None = None) -> float:
+    """The output's power against a full 0.5 sine, or (with ``reference``) the error's, in dB;
+    the first and last 10 ms left out (a tone switched on is not a tone there)."""
+    y = np.asarray(samples, dtype=float)[160:-160] / 32768
+    if reference is None:
+        return 10 * np.log10(np.mean(y ** 2) / 0.125)
+    return 10 * np.log10(np.mean((y - reference[160:-160]) ** 2) / np.mean(reference[160:-160] ** 2))
+
+
+@needs_node
+@pytest.mark.parametrize("scenario", ["worklet:48000", "script:44100"])
+def test_a_9_khz_tone_is_filtered_out_not_folded_down_to_7_khz(tmp_path, scenario):
+    out = run_recorder(tmp_path, scenario, hz=9000, keep=True)
+    assert len(out["pcm"]) == 16000 and tone_db(out["pcm"]) <= -40
+
+
+@needs_node
+@pytest.mark.parametrize("scenario", ["script:44100", "worklet:48000"])
+def test_a_1_khz_tone_comes_out_as_the_same_tone_at_16_khz(tmp_path, scenario):
+    out = run_recorder(tmp_path, scenario, hz=1000, keep=True)
+    ideal = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(16000) / 16000)
+    assert len(out["pcm"]) == 16000 and tone_db(out["pcm"], ideal) <= -40  # an SNR of 40 dB or more
+
+
+@needs_node
+def test_the_worklet_mixes_every_channel_to_mono(tmp_path):
+    out = run_recorder(tmp_path, "worklet:48000", channels=2)
+    assert all(abs(m["first"][0] - round(0.2 * 32767)) <= 1 for m in pcm_messages(out)[1:])  # (0.5 - 0.1) / 2
+
+
+@needs_node
+@pytest.mark.parametrize("gate", ["media", "resume"])
+def test_it_says_recording_only_once_the_microphone_records(tmp_path, gate):
+    out = run_recorder(tmp_path, "worklet:48000", gate=gate)
+    assert out["starting"] == {"dot": "● Starting the microphone…", "state": "starting", "button": "■ Stop"}
+    assert out["sent"][0]["type"] == "start" and out["dotAfter"] == "● Recording…"
+
+
+@needs_node
+@pytest.mark.parametrize("scenario,gate", [("worklet:48000", "media"), ("worklet:48000", "resume"),
+                                           ("denied:48000", "media")])
+def test_stop_while_the_microphone_starts_sends_nothing_and_says_nothing(tmp_path, scenario, gate):
+    out = run_recorder(tmp_path, scenario, gate=gate, stopWhileStarting=True)
+    assert out["starting"]["dot"] == "● Starting the microphone…"
+    assert out["sent"] == [] and out["note"] == "" and out["dotAfter"] is None and out["state"] == "idle"
+    assert out["contextStates"] in ([], ["closed"]) and (out["trackStopped"] or scenario.startswith("denied"))
 
 
 @needs_node

@@ -138,6 +138,24 @@ def test_the_limit_is_the_models_or_what_an_inline_wav_holds_whichever_is_smalle
     assert limit_for("qwen-omni-turbo", models) == (180.0, "qwen-omni-turbo's audio limit")
 
 
+def test_every_limit_fits_an_inline_wav_even_for_a_model_outside_the_catalog(tmp_path):
+    import json
+
+    from omni_magic import catalog
+    from omni_magic.fit import MARGIN, raw_cap
+
+    models = catalog.load_catalog()
+    cap = raw_cap(models.resolve(catalog.DEFAULT_MODEL).family.limits.audio) * MARGIN
+    seconds, why = limit_for("some-other-model", models)  # not a Qwen-Omni name: no family
+    assert seconds == 233 and why == "what a 16 kHz WAV sent inline can hold"
+    # A family whose catalog entry states no caps at all (a catalog file's) is still bounded.
+    uncapped = tmp_path / "uncapped.json"
+    uncapped.write_text(json.dumps({"families": {"qwen-omni-turbo": {"limits": {"audio": {
+        "max_bytes": None, "max_inline_chars": None, "max_seconds": None}}}}}), encoding="utf-8")
+    seconds, why = limit_for("qwen-omni-turbo", catalog.load_catalog(str(uncapped)))
+    assert seconds == 233 and 44 + seconds * 32000 <= cap
+
+
 @pytest.fixture
 def shown(ip, monkeypatch):
     """%omni record in a frontend with widgets: the recorder it showed, and what was displayed."""

@@ -28,7 +28,7 @@ from .widgets import display_widget
 STATIC = Path(__file__).parent / "static"
 RATE = 16_000  # what the page sends: mono 16 kHz, 16-bit
 WAV_HEADER = 44
-FALLBACK_LIMIT = 600.0  # when neither the model nor the inline cap bounds a recording
+INLINE_CHARS = 10_485_760  # the service's base64 cap for one inline item, if no catalog states one
 PLACEHOLDER = ("The recorder needs a frontend with widgets (JupyterLab or Jupyter Notebook) and "
                "the browser's microphone; here it cannot record.")
 NO_WIDGETS = ("%omni record needs JupyterLab or Jupyter Notebook: the recorder is a widget that "
@@ -132,16 +132,24 @@ class Recorder(anywidget.AnyWidget):
 
 def limit_for(model_name: str, models: catalog.Catalog) -> tuple[float, str]:
     """The longest recording, and why: the model's audio limit, or what one 16 kHz mono 16-bit
-    WAV sent inline can hold (a recording is always sent inline), whichever is smaller."""
+    WAV sent inline can hold (a recording is always sent inline), whichever is smaller. A model
+    outside the catalog is held to the default model's family limits, as --segments does."""
     model = models.resolve(model_name)
-    audio = model.family.limits.audio if model is not None else None
-    wav = (raw_cap(audio) * MARGIN - WAV_HEADER) / (RATE * 2) if audio is not None else math.inf
+    fallback = models.resolve(catalog.DEFAULT_MODEL)
+    known = model if model is not None else fallback
+    audio = known.family.limits.audio if known is not None else None
+    cap = raw_cap(audio) if audio is not None else math.inf
+    if cap == math.inf and fallback is not None:  # no cap stated: the default model's, not none
+        cap = raw_cap(fallback.family.limits.audio)
+    if cap == math.inf:  # a catalog file took every cap away: the service's documented one
+        cap = (INLINE_CHARS - 1) // 4 * 3
+    wav = math.floor((cap * MARGIN - WAV_HEADER) / (RATE * 2))
     stated = audio.max_seconds if audio is not None and audio.max_seconds is not None else math.inf
-    if wav == stated == math.inf:
-        return FALLBACK_LIMIT, "the recorder's own limit"
-    if stated <= wav:
-        return float(stated), f"{model.id}'s audio limit"  # type: ignore[union-attr]
-    return math.floor(wav), "what a 16 kHz WAV sent inline can hold"
+    if stated <= wav and known is not None:
+        whose = (f"{known.id}'s audio limit" if model is not None else
+                 f"the audio limit of {known.id}, the default model ({model_name} is not in the catalog)")
+        return float(stated), whose
+    return float(wav), "what a 16 kHz WAV sent inline can hold"
 
 
 def record(magics: Any, words: list[str]) -> Recorder | None:
