@@ -259,3 +259,26 @@ def _pids_mentioning(text: str) -> list[int]:
         if text in cmdline:
             pids.append(int(entry.name))
     return pids
+
+
+def screenshot_notebook(page, path: Path) -> Path:
+    """A screenshot of the whole notebook: the side panel collapsed and the viewport stretched
+    to the last cell's bottom (the page scrolls inside the notebook, not the window)."""
+    page.evaluate("() => { const shell = window.jupyterapp.shell;"
+                  " if (typeof shell.collapseLeft === 'function') shell.collapseLeft(); }")
+    hidden = page.evaluate(  # how far the last cell reaches below the notebook's visible area
+        """() => {
+          const scroller = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')
+                        || document.querySelector('.jp-NotebookPanel-notebook');
+          const cells = document.querySelectorAll('.jp-NotebookPanel .jp-Cell');
+          if (!scroller || !cells.length) return 0;
+          const bottom = cells[cells.length - 1].getBoundingClientRect().bottom;
+          return Math.ceil(bottom - scroller.getBoundingClientRect().top + scroller.scrollTop
+                           - scroller.clientHeight);
+        }""")
+    page.set_viewport_size({"width": 1280, "height": min(1000 + max(0, int(hidden)) + 60, 8000)})
+    page.evaluate("() => { const s = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');"
+                  " if (s) s.scrollTop = 0; }")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lab import CHROMIUM_ARGS, JUPYTERLAB, KERNEL_IDLE_JS, ROOT, Lab
+from lab import CHROMIUM_ARGS, JUPYTERLAB, KERNEL_IDLE_JS, ROOT, Lab, screenshot_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -167,30 +167,6 @@ def _seconds_reported(answer: str) -> float:
     return float(found[0])
 
 
-def _screenshot(page, artifacts: Path, name: str) -> Path:
-    """The whole notebook: the viewport stretched to show its last cell (test_browser.py's)."""
-    page.evaluate("() => { const s = window.jupyterapp.shell;"
-                  " if (typeof s.collapseLeft === 'function') s.collapseLeft(); }")
-    hidden = page.evaluate(
-        """() => {
-          const scroller = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')
-                        || document.querySelector('.jp-NotebookPanel-notebook');
-          const cells = document.querySelectorAll('.jp-NotebookPanel .jp-Cell');
-          if (!scroller || !cells.length) return 0;
-          const bottom = cells[cells.length - 1].getBoundingClientRect().bottom;
-          return Math.ceil(bottom - scroller.getBoundingClientRect().top + scroller.scrollTop
-                           - scroller.clientHeight);
-        }""")
-    page.set_viewport_size({"width": 1280, "height": min(1000 + max(0, int(hidden)) + 60, 8000)})
-    page.evaluate("() => { const s = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');"
-                  " if (s) s.scrollTop = 0; }")
-    page.wait_for_timeout(500)
-    path = artifacts / name
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
-    return path
-
-
 def _browse(chromium_path: str, wav: Path, lab: Lab, notebook: str, body) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -270,7 +246,7 @@ def test_record_ask_and_reply_by_voice(chromium_path, microphone, tmp_path, tmp_
         _run_cell(page, 4, "history")
         history = _outputs(page, "history")
         assert "2 turns" in history, history
-        _screenshot(page, artifacts, "voice-reply.png")
+        print(f"screenshot: {screenshot_notebook(page, artifacts / 'voice-reply.png')}")
         page.locator('[data-omni-test="ask"]').screenshot(path=str(artifacts / "voice-reply-cell.png"))
 
     try:
@@ -308,7 +284,7 @@ def test_the_voice_conversation_demo_runs_with_a_microphone(chromium_path, micro
         assert "3 user turns" in answer and "Ethan" in answer, answer  # the cell's voice still
         _run_cell(page, index["history"], "history")
         assert "3 turns" in _outputs(page, "history")
-        _screenshot(page, artifacts, "voice-conversation-demo.png")
+        print(f"screenshot: {screenshot_notebook(page, artifacts / 'voice-conversation-demo.png')}")
 
     try:
         _browse(chromium_path, microphone, lab, DEMO.name, body)
