@@ -109,9 +109,10 @@ def image_cure(attachment: Attachment, model: Model, hi_res: bool, item: InlineD
         size = base  # the service would not shrink it: only the encoding changes
     cap = int(raw_cap(limits.image) * MARGIN)
     mode = " with --hi-res" if hi_res else ""
+    resize = (f"keep its {size[0]}×{size[1]} pixels" if size == base else
+              f"resize it to {size[0]}×{size[1]} (the size {model.id} resizes it to{mode})")
     offer = ("turn it upright, " if turned else "") + (f"pad it with white to {pad[0]}×{pad[1]}, " if pad else "") + (
-        f"resize it to {size[0]}×{size[1]} (the size {model.id} resizes it to{mode}) and save it as "
-        f"JPEG (PNG if its transparency fits) under {human_bytes(cap)}")
+        f"{resize} and save it as JPEG (PNG if its transparency fits) under {human_bytes(cap)}")
 
     def run() -> Attachment:
         image, upright = transcode.upright(item.read(), name)

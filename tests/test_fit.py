@@ -373,3 +373,15 @@ def test_each_with_fit_says_what_was_done_to_each_file(ip, tmp_path):
     assert notes["big_photo.jpg"].startswith("big_photo.jpg: 4032×3024 → 960×1312 JPEG")
     assert not isinstance(notes["small.jpg"], str)  # within every limit: sent as it is (no note)
     assert "960×1312 JPEG" in "\n".join(o.data.get("text/plain", "") for o in cap.outputs)
+
+
+def test_an_image_the_service_would_not_shrink_keeps_its_pixels(tmp_path, small_caps):
+    x, y = np.meshgrid(np.linspace(0, 255, 1200), np.linspace(0, 255, 900))
+    grain = np.random.default_rng(1).normal(0, 4, (900, 1200, 3))
+    picture = np.clip(np.stack([x, y, (x + y) / 2], axis=2) + grain, 0, 255).astype(np.uint8)
+    path = tmp_path / "scan.png"
+    Image.fromarray(picture).save(path)  # 1.8 MB of PNG; 1.08 Mpx: under what --hi-res uses
+    with pytest.raises(InvalidRequest, match=r"would keep its 1200×900 pixels and save it as JPEG"):
+        prepare(Attachment("image", path), fit=False, cat=small_caps, hi_res=True)
+    assert image_of(sent(prepare(Attachment("image", path), fit=True, cat=small_caps, hi_res=True))).size \
+        == (1200, 900)
