@@ -53,10 +53,11 @@ def _base64_cores(key: str) -> set[str]:
 class Secret:
     """An API key that never shows itself: repr and str print a mask."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "_cores")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        self._cores = _base64_cores(value)  # once: mask() runs on every line a recording writes
 
     def reveal(self) -> str:
         return self._value
@@ -92,7 +93,7 @@ class Secret:
         return "".join(out)
 
     def _mask_base64(self, text: str) -> str:
-        for core in _base64_cores(self._value):
+        for core in self._cores:
             start = text.find(core)
             while start >= 0:  # the whole token goes: its ends hold bits of the key too
                 low, high = start, start + len(core)
