@@ -121,4 +121,4 @@ def test_the_next_cell_turns_earlier_recorders_into_their_replies(page, offered)
     html_ = updates[0]._repr_html_()
     assert "You replied by voice</b> (1.5 s)" in html_ and "1.5 seconds" in html_ and "<audio" in html_
     assert first.recorder.comm is None and nested.recorder.comm is None  # closed, both
-    assert not reply.shown(magics(page))
+    assert not magics(page)._replies

@@ -118,6 +118,7 @@ class OmniMagics(Magics):
         self._cell_id: str | None = None
         self._told_emulated = False
         self._live: Any = None  # the last answer's live widget, which may still be speaking
+        self._replies: list[Any] = []  # reply recorders under answers, until the next cell (reply.py)
         self._anchor = anchor_comm(shell)
         if shell is not None:
             shell.events.register("pre_run_cell", self._note_cell)

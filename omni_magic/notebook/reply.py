@@ -51,19 +51,14 @@ def offer(magics: Any, args: Any, options: Any, stream_view: Any, *, nested: boo
     reply = Reply(magics, args, options)
     reply.show()
     if not nested:
-        shown(magics).append(reply)
+        magics._replies.append(reply)  # shown under a cell's answer, until the next cell
     return reply
-
-
-def shown(magics: Any) -> list[Reply]:
-    """The recorders shown under cells' answers and not retired yet."""
-    return magics.__dict__.setdefault("_replies", [])
 
 
 def retire_all(magics: Any) -> None:
     """A new cell starts: every recorder shown so far gives its place to its replies as static
     outputs (see the module's docstring)."""
-    replies = shown(magics)
+    replies = magics._replies
     while replies:
         replies.pop().retire()
 
