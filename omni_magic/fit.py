@@ -32,6 +32,7 @@ from .errors import InvalidRequest
 from .limits import encoded_length, human_bytes
 
 MP3_KBPS = (64, 48, 40, 32, 24, 16, 8)  # MPEG-2 Layer III bitrates at 16 kHz, highest first
+AUDIO_SLACK = 8_192  # bytes of an MP3's headers
 MARGIN = 0.95  # of a cap: container overhead and the encoder's overshoot stay under it
 MIN_FRAME_BYTES = 6_000  # below this much H.264 per sampled frame, a frame list says more
 TRIES = 3  # encodes of one video at falling bitrates before it goes as a frame list
@@ -155,8 +156,7 @@ def audio_cure(attachment: Attachment, model: Model) -> Cure | None:
         return None
     if _too_long(info.seconds, media, family):
         return None
-    budget = raw_cap(media) * MARGIN - 8192
-    kbps = next((k for k in MP3_KBPS if info.seconds * k * 125 * 1.02 <= budget), None)
+    kbps = next(iter(mp3_rates(info.seconds, raw_cap(media) * MARGIN)), None)
     if kbps is None:
         return None  # even 8 kbit/s is too much: the refusal says --segments
     name = str(attachment.name)
@@ -170,6 +170,16 @@ def audio_cure(attachment: Attachment, model: Model) -> Cure | None:
         return Attachment("audio", data, name=name, note=note)
 
     return Cure(name, offer, run)
+
+
+def mp3_bytes(seconds: float, kbps: int) -> float:
+    """Bytes of ``seconds`` of MP3 at ``kbps``, with the encoder's overshoot."""
+    return seconds * kbps * 125 * 1.02
+
+
+def mp3_rates(seconds: float, cap: float) -> list[int]:
+    """The MP3 bitrates, highest first, at which ``seconds`` of sound fit in ``cap`` bytes."""
+    return [k for k in MP3_KBPS if mp3_bytes(seconds, k) <= cap - AUDIO_SLACK]
 
 
 def _too_long(seconds: float, media: MediaLimits, family: Family) -> bool:

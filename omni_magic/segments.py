@@ -38,7 +38,6 @@ AUTO_OVERLAP = 10.0  # seconds: an auto window's overlap at most (length/20 for 
 SHORTEST = 1.0  # seconds: a tail window shorter than this is merged into the one before
 AUTO_KBPS = 24  # the lowest MP3 bitrate ``auto`` accepts: speech stays clear at 16 kHz mono
 SAMPLED_FPS = 2.0  # the service samples video at 2 frames a second
-AUDIO_SLACK = 8_192  # bytes kept for the MP3 headers (as fit.audio_cure)
 
 
 # -- lengths and times ---------------------------------------------------------------------------
@@ -153,7 +152,7 @@ def limits(info: MediaInfo, model: Model, *, auto: bool) -> list[Limit]:
     cap = fit.raw_cap(media) * fit.MARGIN
     if kind == "audio":
         kbps = AUTO_KBPS if auto else fit.MP3_KBPS[-1]
-        most = (cap - AUDIO_SLACK) / (kbps * 125 * 1.02)
+        most = (cap - fit.AUDIO_SLACK) / fit.mp3_bytes(1.0, kbps)
         if math.isfinite(most):
             found.append(Limit(most, f"a longer window does not fit the {human_bytes(int(cap))} inline "
                                      f"cap as 16 kHz mono MP3 at {kbps} kbit/s"))
@@ -230,7 +229,7 @@ def cut(path: str | Path, kind: str, window: Window, model: Model, *, info: Medi
     span = transcode.Span(window.start, window.end)
     called = f"{name} [{window.label}]"
     if kind == "audio":
-        rates = [k for k in fit.MP3_KBPS if window.seconds * k * 125 * 1.02 <= cap - AUDIO_SLACK]
+        rates = fit.mp3_rates(window.seconds, cap)
         for kbps in rates:  # the estimate holds for MP3's constant bitrate; a miss tries lower
             data = transcode.mp3(source, name, kbps, span)
             if len(data) <= cap:

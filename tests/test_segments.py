@@ -86,7 +86,7 @@ def test_auto_stops_where_the_inline_cap_would_cost_quality():
     cap = fit.raw_cap(PLUS.family.limits.audio) * fit.MARGIN
     length, overlap = segments.auto_length(audio(4 * 3600), PLUS)
     second = 24 * 125 * 1.02  # a second of 16 kHz mono MP3 at 24 kbit/s, with the encoder's overshoot
-    assert length * second <= cap - segments.AUDIO_SLACK < (length + 1) * second
+    assert length * second <= cap - fit.AUDIO_SLACK < (length + 1) * second
     assert overlap == 10
     length, _ = segments.auto_length(video(3000), PLUS)
     per_second = 2 * fit.MIN_FRAME_BYTES + transcode.AAC_KBPS * 125 * 1.05  # frames and sound
