@@ -128,7 +128,7 @@ def build_request(
     attachments = fit_media(attachments, info or catalog.resolve(catalogs.DEFAULT_MODEL), hi_res,
                             apply=fit, check=strict and info is not None)
 
-    user = user_message(prompt, attachments, dialect, family)
+    user = user_message(prompt, attachments, dialect)
     messages: list[dict[str, Any]] = []
     if system:
         messages.append({"role": "system", "content": system})
@@ -183,10 +183,9 @@ def build_request(
 
 
 def user_message(prompt: str, attachments: Sequence[Attachment] = (),
-                 dialect: str = dialects.DASHSCOPE, family: Family | None = None) -> dict[str, Any]:
-    """A user message: plain text, or media parts followed by the text (the seed's order)."""
-    # Checked on the kinds first, so a bad combination is refused before any file is read.
-    check_parts([_PART_TYPE[a.kind] for a in attachments], "This message", family)
+                 dialect: str = dialects.DASHSCOPE) -> dict[str, Any]:
+    """A user message: plain text, or media parts followed by the text (the seed's order). The
+    combination of parts is checked by the caller, before any file is read (``check_parts``)."""
     if not attachments:
         return {"role": "user", "content": prompt}
     if dialect == dialects.VLLM_OMNI:
