@@ -1,5 +1,7 @@
 """Protocol conformance: a stream's payloads against what this project expects from the
-documentation (SPEC §1 "The stream", §4), each difference listed as a ``Finding``.
+documentation (SPEC §1 "The stream", §4: the Japanese Qwen-Omni page of 2025-11-20, its stream
+transcripts, and the Chinese page, help.aliyun.com/zh/model-studio/qwen-omni, 2026-11 edition,
+its "返回结果" samples), each difference listed as a ``Finding``.
 
 The client reads only the fields it needs and ignores the rest, so a renamed field, a new
 one or a different end of stream does not show as an error where it first happens: it shows

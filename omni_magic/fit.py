@@ -1,8 +1,9 @@
 """``--fit``: a local file that breaks a limit a transformation can cure is transformed, not
 refused, and a note says exactly what was done. Without ``fit``, the refusal says what it would do.
 
-What each cure keeps, from the service's own rules (the 2026 Chinese Qwen-Omni page, "图片+文本输入",
-"音频+文本输入", "视频文件形式" and the token rules' estimator code):
+What each cure keeps, from the service's own rules (the Chinese Qwen-Omni page,
+help.aliyun.com/zh/model-studio/qwen-omni, 2026-11 edition: "图片+文本输入", "音频+文本输入",
+"视频文件形式", "输入 Base64 编码的本地文件" and the token rules' estimator code):
 
 - an image goes at the size the service's ``smart_resize`` gives it (the most pixels the model
   uses, 1,280 or 16,384 tokens' worth), turned upright, as JPEG (PNG while its transparency

@@ -1,5 +1,7 @@
 """``--segments``: a recording longer than the model takes, asked window by window.
 
+The service's own advice for long recordings is to split them ("长音频需要细粒度描述时，建议分段处理",
+the Chinese Qwen-Omni page, help.aliyun.com/zh/model-studio/qwen-omni, 2026-11 edition, 音频理解).
 A local audio or video file is cut into windows (``windows``), each re-encoded to fit the
 service's inline cap (``cut``: the same encodings as ``--fit``, see fit.py and transcode.py), and
 the notebook asks the cell's prompt of each through the batch runner. ``answers_text`` labels

@@ -8,11 +8,11 @@ written to memory: memory follows the output, never the input (a 2 GB video is n
 The choices, and why:
 
 - Sound goes as 16 kHz mono: MP3 for an audio file, AAC inside an MP4. The Qwen-Omni page lists
-  both among the formats it takes ("文件格式：支持AMR、WAV、3GP、3GPP、AAC、MP3等主流格式", the 2026
-  Chinese page, 音频+文本输入) and states no sample rate; 16 kHz is the rate the open Qwen-Omni
+  both among the formats it takes ("文件格式：支持AMR、WAV、3GP、3GPP、AAC、MP3等主流格式", the Chinese
+  Qwen-Omni page, help.aliyun.com/zh/model-studio/qwen-omni, 2026-11 edition, 音频+文本输入) and states no sample rate; 16 kHz is the rate the open Qwen-Omni
   models' audio encoder resamples every input to (their processors' Whisper feature extractor),
   so nothing the model hears is lost.
-- Video goes as H.264 in MP4 (the page: "文件格式：MP4、AVI、MKV、MOV、FLV、WMV 等"), holding only the
+- Video goes as H.264 in MP4 (the same page, 视频文件形式: "文件格式：MP4、AVI、MKV、MOV、FLV、WMV 等"), holding only the
   frames the service's sampler takes, each at its own time and at the size the service's
   ``smart_resize`` gives it: sampling this file, the service takes every frame and resizes none.
 """
@@ -180,7 +180,8 @@ def _seek(container: Any, stream: Any, start: float) -> None:
 def sample_times(span_start: float, span_end: float, count: int, fps: float) -> list[float]:
     """The times of the ``count`` frames the service's sampler takes from a span of a video at
     ``fps``: frames ``round(linspace(0, total - 1, count))``, as Qwen's vision utilities pick
-    them (the first and the last frame of the span included)."""
+    them (QwenLM's qwen-vl-utils; the page's estimator code gives only how many: smart_nframes),
+    the first and the last frame of the span included."""
     total = max(1, round((span_end - span_start) * fps))
     if count <= 1:
         return [span_start]
